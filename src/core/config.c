@@ -1,0 +1,350 @@
+/* config.c — the configuration table, INI loading (libinih), overrides and the sample file. */
+#include "core/config.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <inttypes.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/time.h"
+
+#define OFF(f) offsetof(fl_config, f)
+#define SZ(f) sizeof(((fl_config *)0)->f)
+#define KiB INT64_C(1024)
+#define MiB (KiB * 1024)
+#define GiB (MiB * 1024)
+#define TiB (GiB * 1024)
+
+/* Every limit says why it is that number. */
+const fl_config_entry fl_config_table[] = {
+    {"server.listen", FL_CFG_STRING, "127.0.0.1:8080", 0, 0, NULL, OFF(listen), SZ(listen),
+     "HOST:PORT the HTTP server listens on. Loopback by default: nothing is exposed until you "
+     "choose to."},
+    {"server.data_dir", FL_CFG_STRING, "./fleetlake-data", 0, 0, NULL, OFF(data_dir),
+     SZ(data_dir), "Data directory: stream segments, dead letters, meta.db, the lake."},
+    {"server.threads", FL_CFG_INT, "4", 1, 256, NULL, OFF(threads), 0,
+     "HTTP worker threads. Requests block while their records are fsynced (group commit), so a "
+     "few more threads than cores keeps the disk busy."},
+    {"server.connection_limit", FL_CFG_INT, "1024", 1, 65536, NULL, OFF(connection_limit), 0,
+     "Maximum concurrent client connections; beyond it new connections are refused. Each costs "
+     "a socket and a small buffer."},
+    {"server.connection_timeout_s", FL_CFG_SECONDS, "30", 1, 3600, NULL,
+     OFF(connection_timeout_s), 0, "Idle keep-alive connections are closed after this long."},
+    {"server.drain_timeout_s", FL_CFG_SECONDS, "30", 1, 3600, NULL, OFF(drain_timeout_s), 0,
+     "On SIGTERM/SIGINT, how long in-flight requests may take to finish before exit."},
+    {"server.max_inflight_requests", FL_CFG_INT, "256", 1, 100000, NULL,
+     OFF(max_inflight_requests), 0,
+     "Requests being decoded or waiting for their fsync at once; more get 503 with "
+     "Retry-After. Bounds memory at about max_inflight_requests x ingest.max_decompressed_bytes "
+     "in the worst case."},
+    {"log.level", FL_CFG_ENUM, "info", 0, 0, "debug|info|warn|error", OFF(log_level),
+     SZ(log_level), "Lowest level written to stderr."},
+    {"log.format", FL_CFG_ENUM, "text", 0, 0, "text|json", OFF(log_format), SZ(log_format),
+     "text lines or JSON lines."},
+    {"ingest.max_body_bytes", FL_CFG_BYTES, "8MiB", 1 * KiB, 1 * GiB, NULL, OFF(max_body_bytes), 0,
+     "Largest request body on the wire (413 beyond). 8 MiB holds ~20,000 typical records, "
+     "more than a gateway batch needs."},
+    {"ingest.max_decompressed_bytes", FL_CFG_BYTES, "32MiB", 1 * KiB, 4 * GiB, NULL,
+     OFF(max_decompressed_bytes), 0,
+     "Largest body after gzip decompression (413 beyond): bounds the memory one request can "
+     "take."},
+    {"ingest.max_decompression_ratio", FL_CFG_INT, "100", 2, 100000, NULL,
+     OFF(max_decompression_ratio), 0,
+     "Decompressed/compressed size ratio beyond which a gzip body is refused as a bomb (413). "
+     "JSON telemetry compresses 5-20x; 100 leaves room and stops bombs early."},
+    {"ingest.max_records_per_request", FL_CFG_INT, "10000", 1, 1000000, NULL,
+     OFF(max_records_per_request), 0,
+     "Records in one request (413 beyond). Kinesis PutRecords allows 500; larger batches "
+     "amortise fsync better, so fleetlake allows more."},
+    {"ingest.max_json_depth", FL_CFG_INT, "16", 2, 256, NULL, OFF(max_json_depth), 0,
+     "Deepest nesting of objects/arrays in a record (400 beyond). Records are 2 levels deep; "
+     "16 leaves room for `extra` fields and bounds the decoder's stack."},
+    {"ingest.max_extra_bytes", FL_CFG_BYTES, "4KiB", 0, 1 * MiB, NULL, OFF(max_extra_bytes), 0,
+     "Largest JSON text of unknown fields kept in `extra` (record rejected beyond)."},
+    {"ingest.max_future_skew_s", FL_CFG_SECONDS, "300", 0, 86400, NULL, OFF(max_future_skew_s), 0,
+     "Timestamps further than this in the future are rejected (bad_timestamp): 5 minutes "
+     "covers unsynchronised device clocks."},
+    {"stream.shards", FL_CFG_INT, "2", 1, 256, NULL, OFF(shards), 0,
+     "Number of shards (1-256). Fixed at first start; devices map to shards by MD5 of "
+     "device_id over equal hash-key ranges, as Kinesis does."},
+    {"stream.durability", FL_CFG_ENUM, "fsync", 0, 0, "fsync|os", OFF(durability),
+     SZ(durability),
+     "fsync: a request is acknowledged only after its records are fsynced (group commit). os: "
+     "acknowledged after write(2) - UNSAFE: a power failure loses acknowledged records."},
+    {"stream.segment_bytes", FL_CFG_BYTES, "64MiB", 64 * KiB, 4 * GiB, NULL, OFF(segment_bytes),
+     0, "A segment file is sealed and a new one started past this size."},
+    {"stream.segment_age_s", FL_CFG_SECONDS, "3600", 1, 30 * 86400, NULL, OFF(segment_age_s), 0,
+     "A segment is also sealed when its first record is this old, so retention can free it."},
+    {"stream.retention_age_s", FL_CFG_SECONDS, "86400", 60, 365 * 86400, NULL,
+     OFF(retention_age_s), 0,
+     "Sealed segments whose newest record is older than this are deleted (Kinesis' default "
+     "24 h)."},
+    {"stream.retention_bytes", FL_CFG_BYTES, "50GiB", 1 * MiB, 1024 * TiB, NULL,
+     OFF(retention_bytes), 0,
+     "Per shard: oldest sealed segments are deleted while the shard is larger than this."},
+    {"stream.max_batch_bytes", FL_CFG_BYTES, "4MiB", 4 * KiB, 256 * MiB, NULL,
+     OFF(max_batch_bytes), 0,
+     "Largest batch (one CRC-protected unit) written to a segment; larger appends are split."},
+    {"dead_letter.retention_age_s", FL_CFG_SECONDS, "604800", 60, 365 * 86400, NULL,
+     OFF(dead_letter_retention_age_s), 0, "Rejected records are kept this long (7 days)."},
+    {"dead_letter.retention_bytes", FL_CFG_BYTES, "10GiB", 1 * MiB, 1024 * TiB, NULL,
+     OFF(dead_letter_retention_bytes), 0, "Dead-letter log size bound; oldest deleted first."},
+    {"sim.demo_devices", FL_CFG_INT, "200", 1, 1000000, NULL, OFF(demo_devices), 0,
+     "Trucks simulated by `serve --demo`."},
+    {"sim.demo_rate", FL_CFG_INT, "200", 1, 10000000, NULL, OFF(demo_rate), 0,
+     "Records per second sent by `serve --demo`."},
+};
+const size_t fl_config_table_len = sizeof fl_config_table / sizeof fl_config_table[0];
+
+static const fl_config_entry *find_entry(const char *name)
+{
+    for (size_t i = 0; i < fl_config_table_len; i++)
+        if (strcmp(fl_config_table[i].name, name) == 0)
+            return &fl_config_table[i];
+    return NULL;
+}
+
+static int parse_bytes(const char *s, int64_t *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (end == s || v < 0 || errno)
+        return -1;
+    static const struct {
+        const char *suffix;
+        int64_t mult;
+    } units[] = {{"", 1},          {"B", 1},          {"K", KiB},   {"KiB", KiB}, {"KB", KiB},
+                 {"M", MiB},       {"MiB", MiB},      {"MB", MiB},  {"G", GiB},   {"GiB", GiB},
+                 {"GB", GiB},      {"T", TiB},        {"TiB", TiB}, {"TB", TiB}};
+    while (*end == ' ')
+        end++;
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+        if (strcmp(end, units[i].suffix) == 0) {
+            if (v > INT64_MAX / units[i].mult)
+                return -1;
+            *out = v * units[i].mult;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static int enum_allows(const char *choices, const char *v)
+{
+    size_t n = strlen(v);
+    for (const char *p = choices; *p;) {
+        const char *bar = strchr(p, '|');
+        size_t len = bar ? (size_t)(bar - p) : strlen(p);
+        if (len == n && strncmp(p, v, n) == 0)
+            return 1;
+        if (!bar)
+            break;
+        p = bar + 1;
+    }
+    return 0;
+}
+
+int fl_config_set_value(fl_config *cfg, const char *name, const char *value, char *err,
+                        size_t errlen)
+{
+    const fl_config_entry *e = find_entry(name);
+    if (!e) {
+        snprintf(err, errlen, "unknown config key '%s'", name);
+        return FL_ECONFIG;
+    }
+    char *field = (char *)cfg + e->offset;
+    int64_t v = 0;
+    switch (e->type) {
+    case FL_CFG_STRING:
+    case FL_CFG_ENUM:
+        if (e->type == FL_CFG_ENUM && !enum_allows(e->choices, value)) {
+            snprintf(err, errlen, "%s: '%s' is not one of %s", name, value, e->choices);
+            return FL_ECONFIG;
+        }
+        if (strlen(value) >= e->size) {
+            snprintf(err, errlen, "%s: value longer than %zu bytes", name, e->size - 1);
+            return FL_ECONFIG;
+        }
+        memcpy(field, value, strlen(value) + 1);
+        return 0;
+    case FL_CFG_INT: {
+        char *end;
+        errno = 0;
+        long long ll = strtoll(value, &end, 10);
+        if (end == value || *end || errno) {
+            snprintf(err, errlen, "%s: '%s' is not an integer", name, value);
+            return FL_ECONFIG;
+        }
+        v = ll;
+        break;
+    }
+    case FL_CFG_BYTES:
+        if (parse_bytes(value, &v)) {
+            snprintf(err, errlen, "%s: '%s' is not a size (e.g. 4096, 64KiB, 8MiB, 1GiB)", name,
+                     value);
+            return FL_ECONFIG;
+        }
+        break;
+    case FL_CFG_SECONDS: {
+        int64_t us;
+        if (fl_time_parse_duration(value, &us) || us % FL_US_PER_SEC) {
+            snprintf(err, errlen, "%s: '%s' is not a whole number of seconds (e.g. 30, 5m, 24h)",
+                     name, value);
+            return FL_ECONFIG;
+        }
+        v = us / FL_US_PER_SEC;
+        break;
+    }
+    }
+    if (v < e->min || v > e->max) {
+        snprintf(err, errlen, "%s: %" PRId64 " is outside %" PRId64 "..%" PRId64, name, v, e->min,
+                 e->max);
+        return FL_ECONFIG;
+    }
+    memcpy(field, &v, sizeof v);
+    return 0;
+}
+
+void fl_config_defaults(fl_config *cfg)
+{
+    char err[256];
+    memset(cfg, 0, sizeof *cfg);
+    for (size_t i = 0; i < fl_config_table_len; i++) {
+        int rc = fl_config_set_value(cfg, fl_config_table[i].name, fl_config_table[i].default_value,
+                                     err, sizeof err);
+        if (rc) { /* a bad default is a programmer error */
+            fprintf(stderr, "BUG: default of %s: %s\n", fl_config_table[i].name, err);
+            abort();
+        }
+    }
+}
+
+struct load_ctx {
+    fl_config *cfg;
+    char *err;
+    size_t errlen;
+    int failed;
+};
+
+static int on_ini_entry(void *user, const char *section, const char *key, const char *value)
+{
+    struct load_ctx *ctx = user;
+    char name[256];
+    if (ctx->failed)
+        return 0;
+    snprintf(name, sizeof name, "%s.%s", section, key);
+    if (fl_config_set_value(ctx->cfg, name, value, ctx->err, ctx->errlen)) {
+        ctx->failed = 1;
+        return 0;
+    }
+    return 1;
+}
+
+int fl_config_load_file(fl_config *cfg, const char *path, char *err, size_t errlen)
+{
+    struct load_ctx ctx = {cfg, err, errlen, 0};
+    char inner[512] = "";
+    ctx.err = inner;
+    ctx.errlen = sizeof inner;
+    int r = ini_parse(path, on_ini_entry, &ctx);
+    if (r == -1) {
+        snprintf(err, errlen, "%s: cannot open config file", path);
+        return FL_ECONFIG;
+    }
+    if (r != 0) {
+        if (ctx.failed)
+            snprintf(err, errlen, "%s:%d: %s", path, r, inner);
+        else
+            snprintf(err, errlen, "%s:%d: syntax error", path, r);
+        return FL_ECONFIG;
+    }
+    return 0;
+}
+
+int fl_config_set(fl_config *cfg, const char *assignment, char *err, size_t errlen)
+{
+    const char *eq = strchr(assignment, '=');
+    if (!eq || eq == assignment) {
+        snprintf(err, errlen, "--set '%s': expected section.key=value", assignment);
+        return FL_ECONFIG;
+    }
+    char name[256];
+    size_t n = (size_t)(eq - assignment);
+    if (n >= sizeof name) {
+        snprintf(err, errlen, "--set: key too long");
+        return FL_ECONFIG;
+    }
+    memcpy(name, assignment, n);
+    name[n] = 0;
+    return fl_config_set_value(cfg, name, eq + 1, err, errlen);
+}
+
+static void format_value(const fl_config *cfg, const fl_config_entry *e, char *buf, size_t n)
+{
+    const char *field = (const char *)cfg + e->offset;
+    if (e->type == FL_CFG_STRING || e->type == FL_CFG_ENUM) {
+        snprintf(buf, n, "%s", field);
+    } else {
+        int64_t v;
+        memcpy(&v, field, sizeof v);
+        snprintf(buf, n, "%" PRId64, v);
+    }
+}
+
+void fl_config_dump(const fl_config *cfg, FILE *out)
+{
+    char v[4200];
+    for (size_t i = 0; i < fl_config_table_len; i++) {
+        format_value(cfg, &fl_config_table[i], v, sizeof v);
+        fprintf(out, "%s = %s\n", fl_config_table[i].name, v);
+    }
+}
+
+/* Wrap a description at ~90 columns as "; " comment lines. */
+static void write_comment(FILE *out, const char *text)
+{
+    const char *p = text;
+    while (*p) {
+        size_t len = strlen(p);
+        size_t cut = len;
+        if (len > 90) {
+            cut = 90;
+            while (cut > 0 && p[cut] != ' ')
+                cut--;
+            if (cut == 0)
+                cut = 90;
+        }
+        fprintf(out, "; %.*s\n", (int)cut, p);
+        p += cut;
+        while (*p == ' ')
+            p++;
+    }
+}
+
+void fl_config_write_sample(FILE *out)
+{
+    fprintf(out, "; fleetlake.conf.example - every configuration key, with its default.\n"
+                 "; Generated from the table in src/core/config.c (`fleetlake serve "
+                 "--print-sample-config`);\n"
+                 "; a unit test keeps the two identical. Any key can be overridden on the "
+                 "command line with\n"
+                 "; --set section.key=value. Sizes take KiB/MiB/GiB/TiB; durations take "
+                 "s/m/h/d.\n");
+    char section[64] = "";
+    for (size_t i = 0; i < fl_config_table_len; i++) {
+        const fl_config_entry *e = &fl_config_table[i];
+        const char *dot = strchr(e->name, '.');
+        size_t slen = (size_t)(dot - e->name);
+        if (strlen(section) != slen || strncmp(section, e->name, slen) != 0) {
+            snprintf(section, sizeof section, "%.*s", (int)slen, e->name);
+            fprintf(out, "\n[%s]\n", section);
+        }
+        write_comment(out, e->description);
+        if (e->type == FL_CFG_ENUM)
+            fprintf(out, "; one of: %s\n", e->choices);
+        fprintf(out, "%s = %s\n", dot + 1, e->default_value);
+    }
+}

@@ -1,0 +1,90 @@
+/* config.h — fleetlake's configuration: one declarative table of every key.
+ *
+ * Each entry names a "section.key", its type, default, bounds, the field of struct
+ * fl_config it fills and a description. The INI loader (libinih), the --set overrides, the
+ * effective-config log line and the sample file fleetlake.conf.example are all driven by
+ * the table, so they cannot drift apart (a unit test compares the sample with the file).
+ * Unknown sections and keys are errors. */
+#ifndef FL_CORE_CONFIG_H
+#define FL_CORE_CONFIG_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "core/error.h"
+
+enum fl_durability { FL_DURABILITY_FSYNC = 0, FL_DURABILITY_OS = 1 };
+
+typedef struct fl_config {
+    /* [server] */
+    char listen[256];
+    char data_dir[4096];
+    int64_t threads;
+    int64_t connection_limit;
+    int64_t connection_timeout_s;
+    int64_t drain_timeout_s;
+    int64_t max_inflight_requests;
+    /* [log] */
+    char log_level[16];
+    char log_format[16];
+    /* [ingest] */
+    int64_t max_body_bytes;
+    int64_t max_decompressed_bytes;
+    int64_t max_decompression_ratio;
+    int64_t max_records_per_request;
+    int64_t max_json_depth;
+    int64_t max_extra_bytes;
+    int64_t max_future_skew_s;
+    /* [stream] */
+    int64_t shards;
+    char durability[16];
+    int64_t segment_bytes;
+    int64_t segment_age_s;
+    int64_t retention_age_s;
+    int64_t retention_bytes;
+    int64_t max_batch_bytes;
+    /* [dead_letter] */
+    int64_t dead_letter_retention_age_s;
+    int64_t dead_letter_retention_bytes;
+    /* [sim] (used by serve --demo) */
+    int64_t demo_devices;
+    int64_t demo_rate;
+} fl_config;
+
+enum fl_config_type { FL_CFG_STRING, FL_CFG_INT, FL_CFG_BYTES, FL_CFG_SECONDS, FL_CFG_ENUM };
+
+typedef struct fl_config_entry {
+    const char *name; /* "section.key" */
+    enum fl_config_type type;
+    const char *default_value;
+    int64_t min, max;      /* for INT/BYTES/SECONDS */
+    const char *choices;   /* for ENUM: "a|b|c" */
+    size_t offset;         /* into struct fl_config */
+    size_t size;           /* for STRING/ENUM: buffer size */
+    const char *description;
+} fl_config_entry;
+
+extern const fl_config_entry fl_config_table[];
+extern const size_t fl_config_table_len;
+
+/* Fill cfg with every default. */
+void fl_config_defaults(fl_config *cfg);
+/* Load an INI file over cfg. On error returns FL_ECONFIG and writes a message naming the
+ * file, line and key into err (errlen bytes). */
+FL_MUST_USE int fl_config_load_file(fl_config *cfg, const char *path, char *err, size_t errlen);
+/* Apply one "section.key=value" override (--set). */
+FL_MUST_USE int fl_config_set(fl_config *cfg, const char *assignment, char *err, size_t errlen);
+/* Set one key by name to a textual value, with validation. */
+FL_MUST_USE int fl_config_set_value(fl_config *cfg, const char *name, const char *value, char *err,
+                                    size_t errlen);
+/* Write the effective configuration, one "section.key = value" per line. */
+void fl_config_dump(const fl_config *cfg, FILE *out);
+/* Write the documented sample config (the content of fleetlake.conf.example). */
+void fl_config_write_sample(FILE *out);
+
+static inline enum fl_durability fl_config_durability(const fl_config *cfg)
+{
+    return cfg->durability[0] == 'o' ? FL_DURABILITY_OS : FL_DURABILITY_FSYNC;
+}
+
+#endif
