@@ -2,12 +2,47 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli/cli.h"
+#include "sim/sim.h"
+
+static const struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} commands[] = {
+    {"serve", fl_cli_serve, "run the server (HTTP ingest, durable stream)"},
+    {"stream", fl_cli_stream, "list shards or read records from the stream"},
+    {"sim", fl_sim_main, "fleet simulator and load generator"},
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: fleetlake <command> [options]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "  %-8s %s\n\n`fleetlake <command> --help` describes each.\n", "version",
+            "print the version");
+}
+
 int main(int argc, char **argv)
 {
-    if (argc > 1 && strcmp(argv[1], "version") == 0) {
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
         printf("fleetlake %s\n", FL_VERSION);
         return 0;
     }
-    fprintf(stderr, "usage: fleetlake <command>\n");
+    if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
+        strcmp(argv[1], "-h") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "fleetlake: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
     return 2;
 }

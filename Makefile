@@ -1,0 +1,60 @@
+# fleetlake — the front door. `make run` and `make test` are all a new user needs.
+#   make run    install packages, build (optimised), start `fleetlake serve --demo`
+#   make test   install packages, build with ASan+UBSan, run the whole suite through ctest
+#   make bench  optimised build, run the benchmarks, print tables (see docs/PERFORMANCE.md)
+#   make soak   long fault campaign (200 kill -9 cycles)
+#   make fuzz   run the libFuzzer harnesses for FUZZ_SECONDS each (clang)
+
+JOBS        ?= $(shell nproc)
+BUILD_TEST  ?= build
+BUILD_REL   ?= build-release
+BUILD_FUZZ  ?= build-fuzz
+DATA        ?= ./fleetlake-data
+LISTEN      ?= 127.0.0.1:8080
+FUZZ_SECONDS ?= 60
+CTEST_ARGS  ?=
+
+.PHONY: all run test bench soak fuzz deps release debug clean format
+
+all: release
+
+deps:
+	@scripts/install-deps.sh build
+
+release: deps
+	@cmake -S . -B $(BUILD_REL) -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake --build $(BUILD_REL) -j$(JOBS)
+
+debug:
+	@scripts/install-deps.sh test
+	@cmake -S . -B $(BUILD_TEST) -DCMAKE_BUILD_TYPE=Debug -DFL_SANITIZE=address,undefined >/dev/null
+	@cmake --build $(BUILD_TEST) -j$(JOBS)
+
+run: release
+	@echo "starting fleetlake with its fleet simulator; data in $(DATA); Ctrl-C to stop"
+	@$(BUILD_REL)/fleetlake serve --demo --data $(DATA) --listen $(LISTEN)
+
+test: debug
+	@cd $(BUILD_TEST) && ctest --output-on-failure -j2 --label-exclude 'soak|browser-slow' $(CTEST_ARGS)
+
+bench:
+	@scripts/install-deps.sh bench
+	@cmake -S . -B $(BUILD_REL) -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake --build $(BUILD_REL) -j$(JOBS)
+	@bench/run.sh $(BUILD_REL)
+
+soak: release
+	@FLEETLAKE_BIN=$(BUILD_REL)/fleetlake FL_KILL_CYCLES=200 python3 tests/fault/test_kill9.py
+
+fuzz:
+	@scripts/install-deps.sh fuzz
+	@cmake -S . -B $(BUILD_FUZZ) -DCMAKE_C_COMPILER=clang -DFL_FUZZ=ON -DFL_SANITIZE=address,undefined >/dev/null
+	@cmake --build $(BUILD_FUZZ) -j$(JOBS)
+	@for f in $(BUILD_FUZZ)/fuzz_*; do n=$${f##*/fuzz_}; mkdir -p tests/fuzz/crashers/$$n; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=tests/fuzz/crashers/$$n/ tests/fuzz/corpus/$$n || exit 1; done
+
+format:
+	@clang-format -i $$(git ls-files 'src/*.c' 'src/*.h' 'tests/*.c' 'bench/*.c')
+
+clean:
+	rm -rf $(BUILD_TEST) $(BUILD_REL) $(BUILD_FUZZ)

@@ -1,0 +1,335 @@
+/* serve.c — `fleetlake serve`: load the configuration, recover the stream, start the HTTP
+ * gateway and the periodic maintenance, and on SIGTERM/SIGINT drain in-flight requests,
+ * fsync and exit 0. This is where the process's long-lived objects are created and destroyed,
+ * in dependency order. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "gateway/gateway.h"
+#include "monitor/monitor.h"
+#include "stream/stream.h"
+
+#define MODULE "serve"
+
+/* How often retention and segment sealing by age run: a second is far below any age limit
+ * (the smallest, segment_age_s, is 1 s) and costs nothing when there is nothing to do. */
+#define MAINTENANCE_INTERVAL_US (1000 * 1000)
+
+struct server {
+    fl_config cfg;
+    int demo;
+    int lock_fd;
+    sqlite3 *meta;
+    fl_stream *stream;
+    fl_stream *dead_letters;
+    fl_metrics *metrics;
+    fl_gateway *gateway;
+    pthread_t maintenance;
+    int maintenance_started;
+    pthread_mutex_t stop_lock;
+    pthread_cond_t stop_cond;
+    int stopping;
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: fleetlake serve [options]\n"
+            "Run the fleetlake server: HTTP ingest, the durable stream and its consumers.\n\n"
+            "  --config FILE          INI configuration (see fleetlake.conf.example)\n"
+            "  --data DIR             data directory (server.data_dir; default ./fleetlake-data)\n"
+            "  --listen HOST:PORT     listen address (server.listen; default 127.0.0.1:8080)\n"
+            "  --shards N             stream shards, 1-256 (stream.shards; default 2)\n"
+            "  --set SECTION.KEY=VAL  override any configuration key (repeatable)\n"
+            "  --demo                 also run the fleet simulator against this server\n"
+            "  --print-config         print the effective configuration and exit\n"
+            "  --print-sample-config  print the documented sample configuration and exit\n"
+            "  -h, --help             this help\n");
+}
+
+/* Parse flags into cfg: defaults, then --config, then flags and --set in command-line order.
+ * Returns -1 to continue, or an exit code. */
+static int parse_args(struct server *srv, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, 0, 'c'}, {"data", required_argument, 0, 'd'},
+        {"listen", required_argument, 0, 'l'}, {"shards", required_argument, 0, 's'},
+        {"set", required_argument, 0, 'S'},    {"demo", no_argument, 0, 'D'},
+        {"print-config", no_argument, 0, 'P'}, {"print-sample-config", no_argument, 0, 'E'},
+        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
+    char err[512];
+    const char *config_file = NULL;
+    int print_config = 0, c;
+    fl_config_defaults(&srv->cfg);
+    optind = 1;
+    /* First pass: only --config, so the file is applied before any other flag. */
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (c == 'c')
+            config_file = optarg;
+        else if (c == 'h') {
+            usage(stdout);
+            return 0;
+        } else if (c == 'E') {
+            fl_config_write_sample(stdout);
+            return 0;
+        } else if (c == '?') {
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "fleetlake serve: unexpected argument '%s'\n", argv[optind]);
+        return 2;
+    }
+    if (config_file && fl_config_load_file(&srv->cfg, config_file, err, sizeof err)) {
+        fprintf(stderr, "fleetlake serve: %s\n", err);
+        return 2;
+    }
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        int rc = 0;
+        switch (c) {
+        case 'd': rc = fl_config_set_value(&srv->cfg, "server.data_dir", optarg, err, sizeof err); break;
+        case 'l': rc = fl_config_set_value(&srv->cfg, "server.listen", optarg, err, sizeof err); break;
+        case 's': rc = fl_config_set_value(&srv->cfg, "stream.shards", optarg, err, sizeof err); break;
+        case 'S': rc = fl_config_set(&srv->cfg, optarg, err, sizeof err); break;
+        case 'D': srv->demo = 1; break;
+        case 'P': print_config = 1; break;
+        default: break;
+        }
+        if (rc) {
+            fprintf(stderr, "fleetlake serve: %s\n", err);
+            return 2;
+        }
+    }
+    if (print_config) {
+        fl_config_dump(&srv->cfg, stdout);
+        return 0;
+    }
+    return -1;
+}
+
+static void log_config(const fl_config *cfg)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&text, &len);
+    if (!mem)
+        return;
+    fl_config_dump(cfg, mem);
+    fclose(mem);
+    for (char *save = NULL, *line = strtok_r(text, "\n", &save); line;
+         line = strtok_r(NULL, "\n", &save))
+        FL_INFO(MODULE, "config %s", line);
+    free(text);
+}
+
+/* One server per data directory: a second `serve` on it would interleave segment writes. */
+static int lock_data_dir(struct server *srv)
+{
+    char path[4200];
+    int rc = fl_cli_path(path, sizeof path, srv->cfg.data_dir, "LOCK");
+    if (rc)
+        return rc;
+    srv->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (srv->lock_fd < 0)
+        return -errno;
+    if (flock(srv->lock_fd, LOCK_EX | LOCK_NB)) {
+        FL_ERROR(MODULE, "%s is in use by another fleetlake serve", srv->cfg.data_dir);
+        return FL_EEXISTS;
+    }
+    return 0;
+}
+
+static int open_meta(struct server *srv)
+{
+    char path[4200];
+    int rc = fl_cli_path(path, sizeof path, srv->cfg.data_dir, "meta.db");
+    if (rc)
+        return rc;
+    if (sqlite3_open_v2(path, &srv->meta, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+        SQLITE_OK) {
+        FL_ERROR(MODULE, "cannot open %s: %s", path, sqlite3_errmsg(srv->meta));
+        return FL_ESQLITE;
+    }
+    sqlite3_busy_timeout(srv->meta, 5000);
+    if (sqlite3_exec(srv->meta, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", NULL, NULL,
+                     NULL) != SQLITE_OK) {
+        FL_ERROR(MODULE, "%s: %s", path, sqlite3_errmsg(srv->meta));
+        return FL_ESQLITE;
+    }
+    return fl_stream_checkpoint_init(srv->meta);
+}
+
+static int open_stream(const fl_config *cfg, const char *rel, uint32_t shards,
+                       int64_t retention_age_s, int64_t retention_bytes, fl_stream **out)
+{
+    char dir[4200];
+    fl_stream_options opts;
+    fl_stream_recovery_report report = {0};
+    int rc = fl_cli_path(dir, sizeof dir, cfg->data_dir, rel);
+    if (rc)
+        return rc;
+    fl_stream_options_from_config(cfg, &opts);
+    opts.dir = dir;
+    opts.shard_count = shards;
+    opts.retention_age_us = retention_age_s * FL_US_PER_SEC;
+    opts.retention_bytes = retention_bytes;
+    int64_t t0 = fl_time_mono_us();
+    rc = fl_stream_open(&opts, out, &report);
+    if (rc) {
+        FL_ERROR(MODULE, "cannot open %s: %s", dir, fl_strerror(rc));
+        return rc;
+    }
+    FL_INFO(MODULE, "recovered %s in %.1f ms: %u shards, truncated %llu torn bytes, "
+                    "quarantined %u segments (%llu bytes)",
+            dir, (double)(fl_time_mono_us() - t0) / 1000.0, shards,
+            (unsigned long long)report.truncated_bytes, report.quarantined_segments,
+            (unsigned long long)report.quarantined_bytes);
+    if (report.quarantined_segments)
+        FL_ERROR(MODULE, "corruption in %s quarantined (never served): %s", dir,
+                 report.first_problem);
+    return 0;
+}
+
+static void *maintenance_main(void *arg)
+{
+    struct server *srv = arg;
+    pthread_mutex_lock(&srv->stop_lock);
+    while (!srv->stopping) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += MAINTENANCE_INTERVAL_US / 1000000;
+        pthread_cond_timedwait(&srv->stop_cond, &srv->stop_lock, &ts);
+        if (srv->stopping)
+            break;
+        pthread_mutex_unlock(&srv->stop_lock);
+        int64_t now = fl_time_now_us();
+        int rc = fl_stream_maintain(srv->stream, now);
+        if (rc)
+            FL_ERROR(MODULE, "stream maintenance: %s", fl_strerror(rc));
+        rc = fl_stream_maintain(srv->dead_letters, now);
+        if (rc)
+            FL_ERROR(MODULE, "dead-letter maintenance: %s", fl_strerror(rc));
+        pthread_mutex_lock(&srv->stop_lock);
+    }
+    pthread_mutex_unlock(&srv->stop_lock);
+    return NULL;
+}
+
+static int start(struct server *srv)
+{
+    int rc = fl_fs_mkdir_p(srv->cfg.data_dir, 0755);
+    if (rc) {
+        FL_ERROR(MODULE, "cannot create data directory %s: %s", srv->cfg.data_dir, fl_strerror(rc));
+        return rc;
+    }
+    if ((rc = lock_data_dir(srv)) || (rc = open_meta(srv)))
+        return rc;
+    if ((rc = open_stream(&srv->cfg, "stream", (uint32_t)srv->cfg.shards, srv->cfg.retention_age_s,
+                          srv->cfg.retention_bytes, &srv->stream)) ||
+        (rc = open_stream(&srv->cfg, "dead-letters", 1, srv->cfg.dead_letter_retention_age_s,
+                          srv->cfg.dead_letter_retention_bytes, &srv->dead_letters)))
+        return rc;
+    if ((rc = fl_metrics_create(&srv->metrics)))
+        return rc;
+    fl_gateway_deps deps = {&srv->cfg, srv->stream, srv->dead_letters, srv->metrics};
+    if ((rc = fl_gateway_start(&deps, &srv->gateway)))
+        return rc;
+    if ((rc = pthread_create(&srv->maintenance, NULL, maintenance_main, srv)))
+        return -rc;
+    srv->maintenance_started = 1;
+    fl_gateway_set_ready(srv->gateway, 1);
+    char host[256];
+    snprintf(host, sizeof host, "%s", srv->cfg.listen);
+    char *colon = strrchr(host, ':');
+    if (colon)
+        *colon = 0;
+    FL_INFO(MODULE, "fleetlake %s ready: http://%s:%u/ (data %s, %lld shards, durability %s)",
+            FL_VERSION, host, fl_gateway_port(srv->gateway), srv->cfg.data_dir,
+            (long long)srv->cfg.shards, srv->cfg.durability);
+    return 0;
+}
+
+/* Stop in reverse order of start. Returns the first error met while syncing. */
+static int stop(struct server *srv)
+{
+    int rc = 0;
+    if (srv->gateway) {
+        int64_t t0 = fl_time_mono_us();
+        if (fl_gateway_drain(srv->gateway, srv->cfg.drain_timeout_s * FL_US_PER_SEC))
+            FL_WARN(MODULE, "drain timed out after %lld s; closing remaining connections",
+                    (long long)srv->cfg.drain_timeout_s);
+        else
+            FL_INFO(MODULE, "drained in-flight requests in %.1f ms",
+                    (double)(fl_time_mono_us() - t0) / 1000.0);
+        fl_gateway_stop(srv->gateway);
+    }
+    if (srv->maintenance_started) {
+        pthread_mutex_lock(&srv->stop_lock);
+        srv->stopping = 1;
+        pthread_cond_signal(&srv->stop_cond);
+        pthread_mutex_unlock(&srv->stop_lock);
+        pthread_join(srv->maintenance, NULL);
+    }
+    int r1 = fl_stream_close(srv->stream);
+    int r2 = fl_stream_close(srv->dead_letters);
+    rc = r1 ? r1 : r2;
+    if (rc)
+        FL_ERROR(MODULE, "final fsync failed: %s", fl_strerror(rc));
+    fl_metrics_destroy(srv->metrics);
+    if (srv->meta)
+        sqlite3_close(srv->meta);
+    if (srv->lock_fd > 0)
+        close(srv->lock_fd);
+    return rc;
+}
+
+int fl_cli_serve(int argc, char **argv)
+{
+    struct server srv = {.lock_fd = -1};
+    int code = parse_args(&srv, argc, argv);
+    if (code >= 0)
+        return code;
+    fl_log_setup((enum fl_log_level)fl_log_level_parse(srv.cfg.log_level),
+                 strcmp(srv.cfg.log_format, "json") == 0, stderr);
+    const char *faults = getenv("FLEETLAKE_FAULTS");
+    if (faults && *faults) {
+        int n = fl_fs_fault_parse(faults);
+        if (n < 0) {
+            fprintf(stderr, "fleetlake serve: bad FLEETLAKE_FAULTS '%s'\n", faults);
+            return 2;
+        }
+        FL_WARN(MODULE, "FLEETLAKE_FAULTS set: %d injected I/O fault rule(s) (testing only)", n);
+    }
+    log_config(&srv.cfg);
+    pthread_mutex_init(&srv.stop_lock, NULL);
+    pthread_cond_init(&srv.stop_cond, NULL);
+    /* Signals are taken by sigwait() in this thread only: block them before any thread starts
+     * so every thread inherits the mask. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    int rc = start(&srv);
+    if (rc == 0) {
+        int sig = 0;
+        sigwait(&sigs, &sig);
+        FL_INFO(MODULE, "received %s: draining", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    }
+    int stop_rc = stop(&srv);
+    if (rc == 0 && stop_rc == 0)
+        FL_INFO(MODULE, "stopped cleanly");
+    return rc || stop_rc ? 1 : 0;
+}

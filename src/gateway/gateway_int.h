@@ -1,0 +1,83 @@
+/* gateway_int.h — private to src/gateway: the server object, per-request state, the route
+ * table and response helpers. */
+#ifndef FL_GATEWAY_GATEWAY_INT_H
+#define FL_GATEWAY_GATEWAY_INT_H
+
+#include <microhttpd.h>
+#include <stdatomic.h>
+
+#include "gateway/gateway.h"
+#include "ingest/ingest.h"
+
+struct fl_request;
+typedef void (*fl_route_handler)(fl_gateway *gw, struct fl_request *req);
+
+/* One row of the route table: method + exact path (or prefix when prefix is set). */
+typedef struct fl_route {
+    const char *method;
+    const char *path;
+    const char *name; /* metrics label */
+    fl_route_handler handler;
+    int has_body; /* POST bodies are collected before the handler runs */
+} fl_route;
+
+/* State of one request, from its first header callback to MHD's completion callback. */
+typedef struct fl_request {
+    struct MHD_Connection *conn;
+    const fl_route *route; /* NULL when the route is unknown */
+    const char *route_name;
+    int64_t start_mono_us;
+    fl_buf body;
+    int body_too_large; /* body exceeded max_body_bytes while streaming in */
+    int responded;      /* a response is queued */
+    int status;         /* status sent, for metrics */
+    int counted_inflight;
+    char request_id[24];
+} fl_request;
+
+struct gateway_metrics {
+    fl_counter_family *requests; /* route, status */
+    fl_counter_family *records;  /* outcome, code */
+    fl_counter *bytes_in;
+    fl_counter *dead_letter_failures;
+    fl_histogram *ingest_latency;
+};
+
+struct fl_gateway {
+    fl_gateway_deps deps;
+    struct MHD_Daemon *daemon;
+    uint16_t port;
+    atomic_int ready;
+    atomic_int draining;
+    atomic_long inflight;    /* requests started and not completed */
+    atomic_long ingest_busy; /* POST /v1/records being processed (bounded) */
+    atomic_ulong next_request_id;
+    fl_ingest_limits limits;
+    struct gateway_metrics m;
+};
+
+/* routes.c */
+const fl_route *fl_gateway_route_find(const char *method, const char *path, int *path_known);
+extern const fl_route fl_gateway_routes[];
+extern const size_t fl_gateway_route_count;
+
+/* respond.c — each queues exactly one response and records its status. */
+void fl_respond_json(fl_request *req, int status, fl_buf *body_taken);
+void fl_respond_json_retry(fl_request *req, int status, int retry_after_s, fl_buf *body_taken);
+void fl_respond_text(fl_request *req, int status, const char *content_type, fl_buf *body_taken);
+void fl_respond_error(fl_request *req, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void fl_respond_error_retry(fl_request *req, int status, int retry_after_s, const char *code,
+                            const char *message);
+
+/* handlers */
+void fl_handle_records(fl_gateway *gw, fl_request *req);
+void fl_handle_healthz(fl_gateway *gw, fl_request *req);
+void fl_handle_readyz(fl_gateway *gw, fl_request *req);
+void fl_handle_metrics(fl_gateway *gw, fl_request *req);
+void fl_handle_stream(fl_gateway *gw, fl_request *req);
+
+/* metrics registration for the gateway's own families (status.c) */
+FL_MUST_USE int fl_gateway_metrics_register(fl_gateway *gw);
+
+#endif

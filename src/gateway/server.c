@@ -1,0 +1,267 @@
+/* server.c — libmicrohttpd setup and the request life cycle: route lookup, body collection
+ * under the body-size limit, dispatch to handlers, completion (metrics, in-flight count). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "gateway/gateway_int.h"
+
+#define MODULE "gateway"
+
+static fl_request *request_new(fl_gateway *gw, struct MHD_Connection *conn, const char *method,
+                               const char *url)
+{
+    fl_request *req = fl_calloc(1, sizeof *req);
+    if (!req)
+        return NULL;
+    req->conn = conn;
+    req->start_mono_us = fl_time_mono_us();
+    snprintf(req->request_id, sizeof req->request_id, "%lx",
+             (unsigned long)atomic_fetch_add(&gw->next_request_id, 1));
+    int path_known;
+    req->route = fl_gateway_route_find(method, url, &path_known);
+    req->route_name = req->route ? req->route->name : path_known ? url : "unknown";
+    atomic_fetch_add(&gw->inflight, 1);
+    req->counted_inflight = 1;
+    return req;
+}
+
+/* Checks that can be answered from the headers alone, before any body byte is read. */
+static void check_headers(fl_gateway *gw, fl_request *req, const char *method, const char *url)
+{
+    if (atomic_load(&gw->draining)) {
+        fl_respond_error_retry(req, 503, 1, "shutting_down", "the server is shutting down");
+        return;
+    }
+    if (!req->route) {
+        int known;
+        fl_gateway_route_find("GET", url, &known);
+        if (!known)
+            fl_gateway_route_find("POST", url, &known);
+        if (known)
+            fl_respond_error(req, 405, "method_not_allowed", "%s is not allowed on %s", method, url);
+        else
+            fl_respond_error(req, 404, "not_found", "no route %s %s", method, url);
+        return;
+    }
+    if (!req->route->has_body)
+        return;
+    const char *cl = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Content-Length");
+    if (cl) {
+        long long n = strtoll(cl, NULL, 10);
+        if (n > gw->deps.cfg->max_body_bytes) {
+            fl_respond_error(req, 413, "body_too_large",
+                             "request body of %lld bytes exceeds ingest.max_body_bytes (%lld)", n,
+                             (long long)gw->deps.cfg->max_body_bytes);
+            return;
+        }
+        if (n > 0 && fl_buf_reserve(&req->body, (size_t)n))
+            fl_respond_error_retry(req, 503, 1, "overloaded", "out of memory for the body");
+    }
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
+{
+    fl_gateway *gw = cls;
+    fl_request *req = *con_cls;
+    if (!req) {
+        req = request_new(gw, conn, method, url);
+        if (!req)
+            return MHD_NO;
+        *con_cls = req;
+        check_headers(gw, req, method, url);
+        if (req->responded || (req->route && req->route->has_body))
+            return MHD_YES;
+    }
+    if (*upload_data_size) {
+        /* Body bytes after a response was queued (413, 404...) are discarded unread. */
+        if (!req->responded && !req->body_too_large) {
+            if (req->body.len + *upload_data_size > (size_t)gw->deps.cfg->max_body_bytes) {
+                req->body_too_large = 1;
+                fl_buf_free(&req->body);
+            } else if (fl_buf_append(&req->body, upload_data, *upload_data_size)) {
+                req->body_too_large = 1; /* out of memory: answered as 503 below */
+                fl_buf_free(&req->body);
+            }
+        }
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (req->responded)
+        return MHD_YES;
+    if (req->body_too_large) {
+        fl_respond_error(req, 413, "body_too_large", "request body exceeds ingest.max_body_bytes (%lld)",
+                         (long long)gw->deps.cfg->max_body_bytes);
+        return MHD_YES;
+    }
+    fl_log_set_context(req->request_id);
+    req->route->handler(gw, req);
+    fl_log_set_context(NULL);
+    if (!req->responded)
+        fl_respond_error(req, 500, "internal", "the handler produced no response");
+    return MHD_YES;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    fl_gateway *gw = cls;
+    fl_request *req = *con_cls;
+    if (!req)
+        return;
+    char status[8];
+    snprintf(status, sizeof status, "%d", req->responded ? req->status : 0);
+    fl_counter_add(fl_counter_series(gw->m.requests, req->route_name, status), 1);
+    if (req->route && req->route->handler == fl_handle_records)
+        fl_histogram_observe(gw->m.ingest_latency, fl_time_mono_us() - req->start_mono_us);
+    fl_buf_free(&req->body);
+    if (req->counted_inflight)
+        atomic_fetch_sub(&gw->inflight, 1);
+    fl_free(req);
+    *con_cls = NULL;
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t n = strlen(msg);
+    while (n && msg[n - 1] == '\n')
+        msg[--n] = 0;
+    FL_DEBUG(MODULE, "libmicrohttpd: %s", msg);
+}
+
+/* Parse "host:port" / "[v6]:port" into a socket address. */
+static int parse_listen(const char *listen, struct sockaddr_storage *ss, socklen_t *len)
+{
+    char host[256];
+    const char *colon = strrchr(listen, ':');
+    if (!colon || colon == listen)
+        return FL_ECONFIG;
+    size_t hl = (size_t)(colon - listen);
+    if (listen[0] == '[' && hl > 2 && listen[hl - 1] == ']') {
+        listen++;
+        hl -= 2;
+    }
+    if (hl >= sizeof host)
+        return FL_ECONFIG;
+    memcpy(host, listen, hl);
+    host[hl] = 0;
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if (*end || port < 0 || port > 65535)
+        return FL_ECONFIG;
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_NUMERICSERV | AI_PASSIVE};
+    struct addrinfo *ai;
+    char ps[8];
+    snprintf(ps, sizeof ps, "%ld", port);
+    if (getaddrinfo(host[0] ? host : NULL, ps, &hints, &ai))
+        return FL_ECONFIG;
+    memcpy(ss, ai->ai_addr, ai->ai_addrlen);
+    *len = ai->ai_addrlen;
+    freeaddrinfo(ai);
+    return 0;
+}
+
+static int bind_socket(const char *listen_addr, int *fd_out, uint16_t *port_out)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    if (parse_listen(listen_addr, &ss, &len))
+        return FL_ECONFIG;
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(fd, (struct sockaddr *)&ss, len) || listen(fd, 1024)) {
+        int err = -errno;
+        close(fd);
+        return err;
+    }
+    struct sockaddr_storage bound;
+    socklen_t blen = sizeof bound;
+    getsockname(fd, (struct sockaddr *)&bound, &blen);
+    *port_out = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
+                                                  : ((struct sockaddr_in *)&bound)->sin_port);
+    *fd_out = fd;
+    return 0;
+}
+
+int fl_gateway_start(const fl_gateway_deps *deps, fl_gateway **out)
+{
+    int rc, fd = -1;
+    fl_gateway *gw = fl_calloc(1, sizeof *gw);
+    if (!gw)
+        return FL_ENOMEM;
+    gw->deps = *deps;
+    fl_ingest_limits_from_config(deps->cfg, &gw->limits);
+    if ((rc = fl_gateway_metrics_register(gw)))
+        goto fail;
+    if ((rc = bind_socket(deps->cfg->listen, &fd, &gw->port))) {
+        FL_ERROR(MODULE, "cannot listen on %s: %s", deps->cfg->listen, fl_strerror(rc));
+        goto fail;
+    }
+    gw->daemon = MHD_start_daemon(
+        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+        on_request, gw, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE,
+        (unsigned)deps->cfg->threads, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)deps->cfg->connection_limit, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)deps->cfg->connection_timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, gw,
+        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, gw, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)256 * 1024, MHD_OPTION_END);
+    if (!gw->daemon) {
+        rc = FL_EINVAL;
+        FL_ERROR(MODULE, "libmicrohttpd failed to start on %s", deps->cfg->listen);
+        close(fd);
+        goto fail;
+    }
+    *out = gw;
+    return 0;
+fail:
+    fl_free(gw);
+    return rc;
+}
+
+uint16_t fl_gateway_port(const fl_gateway *gw)
+{
+    return gw->port;
+}
+
+void fl_gateway_set_ready(fl_gateway *gw, int ready)
+{
+    atomic_store(&gw->ready, ready);
+}
+
+int fl_gateway_drain(fl_gateway *gw, int64_t timeout_us)
+{
+    atomic_store(&gw->draining, 1);
+    atomic_store(&gw->ready, 0);
+    int lfd = (int)MHD_quiesce_daemon(gw->daemon);
+    if (lfd >= 0)
+        close(lfd);
+    int64_t deadline = fl_time_mono_us() + timeout_us;
+    while (atomic_load(&gw->inflight) > 0) {
+        if (fl_time_mono_us() > deadline)
+            return FL_ETIMEOUT;
+        usleep(5000);
+    }
+    return 0;
+}
+
+void fl_gateway_stop(fl_gateway *gw)
+{
+    if (!gw)
+        return;
+    if (gw->daemon)
+        MHD_stop_daemon(gw->daemon);
+    fl_free(gw);
+}
