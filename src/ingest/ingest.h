@@ -115,6 +115,7 @@ enum fl_body_error {
     FL_BODY_EMPTY,            /* 400: no records at all */
     FL_BODY_TOO_MANY_RECORDS, /* 413: more than max_records */
     FL_BODY_TOO_DEEP,         /* 400: nesting deeper than max_json_depth */
+    FL_BODY_NOMEM,            /* 503: the items array could not grow (allocation failed) */
 };
 
 /* One record's text inside the body; code != 0 means the splitter already rejected this
@@ -129,7 +130,10 @@ typedef struct fl_body_item {
  * JSON: an object is one record; an array's elements are records (non-object elements are
  * items that will fail as not_object); anything else is FL_BODY_BAD_JSON. NDJSON: each
  * non-blank line is a record; a line that is not valid JSON is an item with code
- * FL_RECORD_BAD_JSON. Returns enum fl_body_error; *count receives the number of items. */
+ * FL_RECORD_BAD_JSON. Returns enum fl_body_error; *count receives the number of items.
+ * A leading UTF-8 BOM is skipped; NDJSON lines may end in \r\n (the \r is not part of the
+ * item). Depth is counted per record: the array around a JSON batch is not a level. On any
+ * error nothing is appended and *count is 0. Item texts borrow from body. */
 int fl_body_split(const char *body, size_t len, enum fl_body_format format, size_t max_records,
                   int64_t max_depth, fl_buf *items, size_t *count);
 
