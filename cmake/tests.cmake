@@ -12,7 +12,7 @@ foreach(src ${FL_UNIT_TESTS})
   target_link_libraries(${target} PRIVATE fl PkgConfig::CMOCKA)
   add_test(NAME ${module}/${name} COMMAND ${target})
   set_tests_properties(${module}/${name} PROPERTIES LABELS unit TIMEOUT 300
-    ENVIRONMENT "FL_TEST_TMP=${CMAKE_BINARY_DIR}/tmp")
+    ENVIRONMENT "FL_TEST_TMP=${CMAKE_BINARY_DIR}/tmp;FL_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
 endforeach()
 
 # Fuzz harnesses: tests/fuzz/fuzz_<name>.c defines LLVMFuzzerTestOneInput. With FL_FUZZ=ON they

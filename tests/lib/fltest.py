@@ -1,0 +1,176 @@
+"""fltest — shared helpers for fleetlake's integration and fault tests.
+
+Starts the real `fleetlake serve` on a free loopback port with a scratch data directory and
+talks HTTP to it like a client (stdlib only: CI has nothing else). Every test gets its own
+directory under $FL_TEST_TMP (or /tmp)."""
+import gzip
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+BIN = os.environ.get("FLEETLAKE_BIN") or os.path.join(
+    os.path.dirname(__file__), "..", "..", "build", "fleetlake")
+
+
+def scratch_dir(name):
+    base = os.environ.get("FL_TEST_TMP") or tempfile.gettempdir()
+    os.makedirs(base, exist_ok=True)
+    return tempfile.mkdtemp(prefix=name + "-", dir=base)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run_cli(*args, check=True, timeout=120):
+    p = subprocess.run([BIN, *args], capture_output=True, text=True, timeout=timeout)
+    if check and p.returncode != 0:
+        raise AssertionError(f"fleetlake {' '.join(args)} exited {p.returncode}: {p.stderr}")
+    return p
+
+
+class Server:
+    """A `fleetlake serve` child process."""
+
+    def __init__(self, data, shards=2, extra=(), env=None):
+        self.data = data
+        self.port = free_port()
+        self.args = [BIN, "serve", "--data", data, "--listen", f"127.0.0.1:{self.port}",
+                     "--shards", str(shards), *extra]
+        self.env = dict(os.environ, **(env or {}))
+        self.log_path = os.path.join(os.path.dirname(data.rstrip("/")) or ".",
+                                     os.path.basename(data.rstrip("/")) + ".log")
+        self.proc = None
+
+    def start(self, wait=True):
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(self.args, stdout=self.log, stderr=self.log, env=self.env)
+        if wait:
+            self.wait_ready()
+        return self
+
+    def wait_ready(self, timeout=60):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"serve exited {self.proc.returncode}:\n{self.log_text()}")
+            try:
+                st, _, _ = self.request("GET", "/readyz")
+                if st == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise AssertionError("serve not ready in time:\n" + self.log_text())
+
+    def log_text(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode(errors="replace")[-8000:]
+        except OSError:
+            return ""
+
+    def request(self, method, path, body=None, headers=None, timeout=30):
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            c.request(method, path, body=body, headers=headers or {})
+            r = c.getresponse()
+            data = r.read()
+            return r.status, dict((k.lower(), v) for k, v in r.getheaders()), data
+        finally:
+            c.close()
+
+    def post_records(self, body, content_type="application/json", gzip_it=False, headers=None):
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body)
+        if isinstance(body, str):
+            body = body.encode()
+        h = {"Content-Type": content_type} if content_type else {}
+        if gzip_it:
+            body = gzip.compress(body)
+            h["Content-Encoding"] = "gzip"
+        h.update(headers or {})
+        st, hd, data = self.request("POST", "/v1/records", body, h)
+        try:
+            js = json.loads(data) if data else None
+        except ValueError:
+            js = None
+        return st, hd, js
+
+    def stop(self, sig=signal.SIGTERM, timeout=60):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise AssertionError("serve did not stop in time:\n" + self.log_text())
+        if getattr(self, "log", None):
+            self.log.close()
+        return self.proc.returncode
+
+    def kill9(self):
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+        self.log.close()
+
+    def metrics(self):
+        st, _, data = self.request("GET", "/metrics")
+        assert st == 200, st
+        out = {}
+        for line in data.decode().splitlines():
+            if line and not line.startswith("#"):
+                name, _, value = line.rpartition(" ")
+                out[name] = float(value)
+        return out
+
+
+def stream_records(data, dead_letters=False, shard=None):
+    """Every record in the stream (or dead-letter log), read with the CLI."""
+    args = ["stream", "read", "--data", data]
+    if dead_letters:
+        args.append("--dead-letters")
+    if shard is not None:
+        args += ["--shard", str(shard)]
+    p = run_cli(*args)
+    return [json.loads(l) for l in p.stdout.splitlines() if l.strip()]
+
+
+def record(device="truck-0001", ts="2026-01-02T03:04:05.678Z", **kw):
+    r = {"device_id": device, "timestamp": ts, "temperature": 21.5, "humidity": 40.2,
+         "pressure": 1013.1, "location": {"latitude": 37.56, "longitude": 126.97},
+         "metadata": {"version": "1.2.0", "source": "fms-gw"}}
+    r.update(kw)
+    return r
+
+
+class Checks:
+    """Tiny assertion collector that prints a closing 'N passed, N failed' line."""
+
+    def __init__(self):
+        self.passed = 0
+        self.failed = 0
+
+    def check(self, cond, what):
+        if cond:
+            self.passed += 1
+        else:
+            self.failed += 1
+            print("FAIL:", what, flush=True)
+
+    def eq(self, got, want, what):
+        self.check(got == want, f"{what}: got {got!r}, want {want!r}")
+
+    def finish(self):
+        print(f"{self.passed} passed, {self.failed} failed", flush=True)
+        sys.exit(1 if self.failed else 0)
