@@ -5,6 +5,7 @@
  * rejected records appended to the dead-letter log → one result per input record, in input
  * order. Per-thread scratch buffers are reused across requests so a steady load allocates
  * nothing per record. */
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -18,6 +19,46 @@ struct scratch {
     fl_buf gunzipped, items, batch, entries, results, messages, decode, dl_batch, dl_entries;
 };
 static __thread struct scratch tls;
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+
+/* Buffers above this stay allocated between requests only up to this size: a rare huge
+ * request must not pin its memory in every worker thread forever. */
+#define SCRATCH_KEEP_BYTES (4u << 20)
+
+#define SCRATCH_BUFS(s)                                                                            \
+    {&(s)->gunzipped, &(s)->items, &(s)->batch, &(s)->entries, &(s)->results, &(s)->messages,      \
+     &(s)->decode, &(s)->dl_batch, &(s)->dl_entries}
+
+/* Runs when a worker thread exits (MHD_stop_daemon): frees that thread's scratch. */
+static void scratch_free(void *p)
+{
+    struct scratch *s = p;
+    fl_buf *all[] = SCRATCH_BUFS(s);
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        fl_buf_free(all[i]);
+}
+
+static void scratch_key_create(void)
+{
+    (void)pthread_key_create(&scratch_key, scratch_free);
+}
+
+/* Register this thread's scratch for freeing at thread exit (once per thread). */
+static void scratch_register(void)
+{
+    pthread_once(&scratch_once, scratch_key_create);
+    if (!pthread_getspecific(scratch_key))
+        (void)pthread_setspecific(scratch_key, &tls);
+}
+
+static void scratch_trim(void)
+{
+    fl_buf *all[] = SCRATCH_BUFS(&tls);
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        if (all[i]->cap > SCRATCH_KEEP_BYTES)
+            fl_buf_free(all[i]);
+}
 
 struct item_result {
     int32_t entry; /* index into entries, or -1 when rejected */
@@ -218,8 +259,8 @@ static int write_response(fl_buf *out, size_t count, size_t accepted, char shard
 
 static void reset_scratch(void)
 {
-    fl_buf *all[] = {&tls.items,  &tls.batch,    &tls.entries,  &tls.results,
-                     &tls.messages, &tls.dl_batch, &tls.dl_entries};
+    scratch_register();
+    fl_buf *all[] = SCRATCH_BUFS(&tls);
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         fl_buf_reset(all[i]);
 }
@@ -270,11 +311,11 @@ static void split_failed(fl_gateway *gw, fl_request *req, int berr, fl_slice bod
 static void process(fl_gateway *gw, fl_request *req, enum fl_body_format fmt)
 {
     fl_slice body;
+    reset_scratch();
     if (decode_body(gw, req, &body))
         return;
     int64_t now = fl_time_now_us();
     size_t count = 0;
-    reset_scratch();
     int berr = fl_body_split(body.ptr, body.len, fmt, (size_t)gw->deps.cfg->max_records_per_request,
                              gw->deps.cfg->max_json_depth, &tls.items, &count);
     if (berr != FL_BODY_OK) {
@@ -337,5 +378,6 @@ void fl_handle_records(fl_gateway *gw, fl_request *req)
     }
     fl_counter_add(gw->m.bytes_in, req->body.len);
     process(gw, req, fmt);
+    scratch_trim();
     atomic_fetch_sub(&gw->ingest_busy, 1);
 }
