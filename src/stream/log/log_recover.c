@@ -311,6 +311,10 @@ static int segment_settle(fl_stream *s, fl_log_shard *sh, fl_log_segment *seg, i
                           fl_stream_recovery_report *report)
 {
     int rc = 0;
+    /* a segment named B was created when B was the next seq: every seq below B was used,
+     * even if retention or quarantine removed the segments that held them */
+    if (seg->base_seq - 1 > *max_seq)
+        *max_seq = seg->base_seq - 1;
     if (sc->problem && s->opts.read_only) {
         if (!is_last)
             seg->corrupt_offset = sc->problem_offset;
