@@ -39,8 +39,10 @@ typedef struct fl_stream_reader fl_stream_reader;
 
 typedef struct fl_stream_options {
     const char *dir;      /* stream directory, e.g. <data>/stream; created if missing */
-    uint32_t shard_count; /* on creation; an existing stream must match or FL_ECONFIG */
-    int read_only;        /* open another process's stream for reading only */
+    uint32_t shard_count; /* on creation; an existing stream must match or FL_ECONFIG;
+                             0 = take it from an existing stream (FL_ENOTFOUND if none) */
+    int read_only;        /* open another process's stream for reading only (appends get
+                             FL_EUNSUPPORTED); a second writer on a directory gets FL_EAGAIN */
     enum fl_durability durability;
     int64_t segment_bytes;    /* seal a segment past this size */
     int64_t segment_age_us;   /* seal a segment whose first record is this old */

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <pthread.h>
 
 #include "stream_test_util.h"
 
@@ -193,6 +194,76 @@ static void allocation_failures_during_open_and_append(void **state)
     assert_int_equal(fl_stream_close(s), 0);
 }
 
+/* ---- group commit under a failing fsync ------------------------------------------------------ */
+
+enum { THREADS = 4, PER_THREAD = 200 };
+
+struct worker {
+    fl_stream *s;
+    int id;
+    uint64_t acked[PER_THREAD];
+    int nacked;
+    int errors, stopped;
+};
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    for (int i = 0; i < PER_THREAD; i++) {
+        uint64_t seq;
+        int rc = tu_append_one(w->s, 0, w->id * 1000 + i, i, &seq);
+        if (rc == 0)
+            w->acked[w->nacked++] = seq;
+        else if (rc == FL_ESTOPPED)
+            w->stopped++;
+        else
+            w->errors++;
+    }
+    return NULL;
+}
+
+static void concurrent_appenders_see_one_failure(void **state)
+{
+    struct ctx *c = *state;
+    fl_stream_options o = tu_options(c->dir, 1);
+    fl_stream *s = NULL;
+    assert_int_equal(fl_stream_open(&o, &s, NULL), 0);
+    fl_fs_fault_add(FL_FS_FSYNC, EIO, 40, -1, "shard-0000");
+    pthread_t th[THREADS];
+    struct worker *w = calloc(THREADS, sizeof *w);
+    for (int i = 0; i < THREADS; i++) {
+        w[i].s = s;
+        w[i].id = i;
+        assert_int_equal(pthread_create(&th[i], NULL, worker_main, &w[i]), 0);
+    }
+    int errors = 0, acked = 0;
+    for (int i = 0; i < THREADS; i++) {
+        pthread_join(th[i], NULL);
+        errors += w[i].errors;
+        acked += w[i].nacked;
+        assert_int_equal(w[i].nacked + w[i].errors + w[i].stopped, PER_THREAD);
+    }
+    /* exactly one fsync failed and it was never retried: one -EIO, the rest FL_ESTOPPED */
+    assert_int_equal(errors, 1);
+    assert_true(acked >= 40 && acked < THREADS * PER_THREAD);
+    assert_int_equal(fl_stream_close(s), 0);
+    fl_fs_fault_clear();
+
+    /* every acked record survives the reopen with the seq it was acked with */
+    assert_int_equal(fl_stream_open(&o, &s, NULL), 0);
+    uint64_t *seqs = calloc(THREADS * PER_THREAD, sizeof *seqs);
+    long n = tu_count_from(s, 0, FL_STREAM_TRIM_HORIZON, 0, seqs, THREADS * PER_THREAD);
+    assert_true(n >= acked);
+    for (int i = 0; i < THREADS; i++)
+        for (int k = 0; k < w[i].nacked; k++) {
+            assert_in_range(w[i].acked[k], 1, (uint64_t)n);
+            assert_int_equal(seqs[w[i].acked[k] - 1], w[i].acked[k]);
+        }
+    free(seqs);
+    free(w);
+    assert_int_equal(fl_stream_close(s), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -203,6 +274,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(failed_quarantine_rename_fails_open, setup, teardown),
         cmocka_unit_test_setup_teardown(allocation_failures_during_open_and_append, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(concurrent_appenders_see_one_failure, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
