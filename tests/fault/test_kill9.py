@@ -19,6 +19,10 @@ root = fltest.scratch_dir("kill9")
 data = root + "/data"
 rng = random.Random(int(os.environ.get("FL_SEED", "7")))
 acked_files = []
+# Each cycle simulates its own 2-hour window of event time, in cycle order, so records of
+# different cycles never share a (device_id, timestamp) and per-device timestamp order must
+# equal stream order across the whole run. A cycle covers < 1 h of event time at full speed.
+base = int(time.time()) - (cycles + 1) * 7200
 
 for cycle in range(cycles):
     srv = fltest.Server(data, shards=2, extra=["--set", "stream.segment_bytes=256KiB"]).start()
@@ -29,7 +33,10 @@ for cycle in range(cycles):
     sim = subprocess.Popen([fltest.BIN, "sim", "--url", f"http://127.0.0.1:{srv.port}",
                             "--devices", "50", "--batch", str(rng.choice([1, 50, 500])),
                             "--connections", "1", "--duration", "30", "--seed", str(cycle + 1),
-                            "--acked-out", acked, "--no-retry", "--quiet"],
+                            "--start", time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                                     time.gmtime(base + cycle * 7200)),
+                            "--dup-rate", "0", "--late-rate", "0", "--ooo-rate", "0",
+                            "--bad-rate", "0", "--acked-out", acked, "--no-retry", "--quiet"],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(rng.uniform(0.3, 1.5))
     srv.kill9()
