@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "ingest/ingest.h"
 
@@ -67,10 +68,47 @@ static inline void fl_json_skip_ws(fl_json_scanner *sc)
     sc->p = p;
 }
 
+/* Slow path of fl_json_scan_string: escapes, non-ASCII, errors. */
+int fl_json_scan_string_slow(fl_json_scanner *sc, fl_slice *raw, int *has_escapes);
+
+/* Non-zero high bits mark bytes of v that are '"', '\\', < 0x20 or >= 0x80. The lowest marked
+ * byte is always a real one (borrows only propagate upwards), so ctz finds the first. */
+static inline uint64_t fl_json_swar_special(uint64_t v)
+{
+    const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+    uint64_t q = v ^ (ones * '"'), b = v ^ (ones * '\\');
+    uint64_t zq = (q - ones) & ~q, zb = (b - ones) & ~b;
+    uint64_t lt = (v - ones * 0x20) & ~v;
+    return (zq | zb | lt | v) & high;
+}
+
 /* sc->p at the opening quote. Validates the string (escapes, UTF-8, no raw control bytes),
  * leaves sc->p after the closing quote, sets *raw to the bytes between the quotes and
- * *has_escapes when a backslash occurred. Returns 0 or -1 (sc->error set). */
-int fl_json_scan_string(fl_json_scanner *sc, fl_slice *raw, int *has_escapes);
+ * *has_escapes when a backslash occurred. Returns 0 or -1 (sc->error set). Inline fast path
+ * for plain ASCII strings, eight bytes at a time; everything else goes to the slow path. */
+static inline int fl_json_scan_string(fl_json_scanner *sc, fl_slice *raw, int *has_escapes)
+{
+    const char *begin = sc->p + 1, *p = begin, *end = sc->end;
+    for (;;) {
+        if (end - p < 8)
+            return fl_json_scan_string_slow(sc, raw, has_escapes);
+        uint64_t v;
+        memcpy(&v, p, 8);
+        uint64_t m = fl_json_swar_special(v);
+        if (m) {
+            p += __builtin_ctzll(m) >> 3;
+            break;
+        }
+        p += 8;
+    }
+    if (*p != '"')
+        return fl_json_scan_string_slow(sc, raw, has_escapes);
+    raw->ptr = begin;
+    raw->len = (size_t)(p - begin);
+    *has_escapes = 0;
+    sc->p = p + 1;
+    return 0;
+}
 /* Decode a validated string body (from fl_json_scan_string) into out, which must hold at least
  * n bytes (unescaping never grows text). Returns the decoded length. */
 size_t fl_json_unescape(const char *raw, size_t n, char *out);

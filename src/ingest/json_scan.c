@@ -33,16 +33,6 @@ static inline uint64_t load64(const char *p)
     return v;
 }
 
-/* Non-zero when any byte of v is '"', '\\', < 0x20 or >= 0x80 (exact as a yes/no answer). */
-static inline uint64_t swar_special(uint64_t v)
-{
-    const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
-    uint64_t q = v ^ (ones * '"'), b = v ^ (ones * '\\');
-    uint64_t zq = (q - ones) & ~q, zb = (b - ones) & ~b;
-    uint64_t lt = (v - ones * 0x20) & ~v;
-    return (zq | zb | lt | v) & high;
-}
-
 static int hex_value(unsigned char c)
 {
     if (c >= '0' && c <= '9')
@@ -116,13 +106,13 @@ static size_t escape_len(const char *p, const char *end)
     return lo >= 0xDC00 && lo <= 0xDFFF ? 12 : 0;
 }
 
-int fl_json_scan_string(fl_json_scanner *sc, fl_slice *raw, int *has_escapes)
+int fl_json_scan_string_slow(fl_json_scanner *sc, fl_slice *raw, int *has_escapes)
 {
     const char *p = sc->p + 1, *end = sc->end;
     const char *begin = p;
     int esc = 0;
     for (;;) {
-        while (end - p >= 8 && !swar_special(load64(p)))
+        while (end - p >= 8 && !fl_json_swar_special(load64(p)))
             p += 8;
         while (p < end && !string_special[(unsigned char)*p])
             p++;
