@@ -16,6 +16,7 @@
 #include "cli/cli.h"
 #include "gateway/gateway.h"
 #include "monitor/monitor.h"
+#include "sim/sim.h"
 #include "stream/stream.h"
 
 #define MODULE "serve"
@@ -26,7 +27,7 @@
 
 struct server {
     fl_config cfg;
-    int demo;
+    int demo_mode;
     int lock_fd;
     sqlite3 *meta;
     fl_stream *stream;
@@ -35,6 +36,10 @@ struct server {
     fl_gateway *gateway;
     pthread_t maintenance;
     int maintenance_started;
+    pthread_t demo;
+    int demo_started;
+    volatile int demo_stop;
+    fl_sim_options demo_opts;
     pthread_mutex_t stop_lock;
     pthread_cond_t stop_cond;
     int stopping;
@@ -102,7 +107,7 @@ static int parse_args(struct server *srv, int argc, char **argv)
         case 'l': rc = fl_config_set_value(&srv->cfg, "server.listen", optarg, err, sizeof err); break;
         case 's': rc = fl_config_set_value(&srv->cfg, "stream.shards", optarg, err, sizeof err); break;
         case 'S': rc = fl_config_set(&srv->cfg, optarg, err, sizeof err); break;
-        case 'D': srv->demo = 1; break;
+        case 'D': srv->demo_mode = 1; break;
         case 'P': print_config = 1; break;
         default: break;
         }
@@ -226,6 +231,36 @@ static void *maintenance_main(void *arg)
     return NULL;
 }
 
+/* `serve --demo`: the fleet simulator posting to this server over HTTP like real devices. */
+static void *demo_main(void *arg)
+{
+    struct server *srv = arg;
+    fl_sim_summary summary;
+    int rc = fl_sim_run(&srv->demo_opts, &summary, &srv->demo_stop);
+    if (rc && !srv->demo_stop)
+        FL_ERROR(MODULE, "demo simulator stopped: %s", fl_strerror(rc));
+    return NULL;
+}
+
+static int start_demo(struct server *srv)
+{
+    fl_sim_options *o = &srv->demo_opts;
+    fl_sim_options_defaults(o);
+    o->devices = srv->cfg.demo_devices;
+    o->rate = (double)srv->cfg.demo_rate;
+    o->bad_rate = 0.002; /* a few rejected records, so the dead-letter log has something */
+    o->duration_us = INT64_C(100) * 365 * 86400 * FL_US_PER_SEC; /* until the server stops */
+    o->quiet = 1;
+    snprintf(o->url, sizeof o->url, "http://127.0.0.1:%u", fl_gateway_port(srv->gateway));
+    int rc = pthread_create(&srv->demo, NULL, demo_main, srv);
+    if (rc)
+        return -rc;
+    srv->demo_started = 1;
+    FL_INFO(MODULE, "demo: %lld simulated trucks around Seoul sending %lld records/s",
+            (long long)o->devices, (long long)srv->cfg.demo_rate);
+    return 0;
+}
+
 static int start(struct server *srv)
 {
     int rc = fl_fs_mkdir_p(srv->cfg.data_dir, 0755);
@@ -257,13 +292,17 @@ static int start(struct server *srv)
     FL_INFO(MODULE, "fleetlake %s ready: http://%s:%u/ (data %s, %lld shards, durability %s)",
             FL_VERSION, host, fl_gateway_port(srv->gateway), srv->cfg.data_dir,
             (long long)srv->cfg.shards, srv->cfg.durability);
-    return 0;
+    return srv->demo_mode ? start_demo(srv) : 0;
 }
 
 /* Stop in reverse order of start. Returns the first error met while syncing. */
 static int stop(struct server *srv)
 {
     int rc = 0;
+    if (srv->demo_started) {
+        srv->demo_stop = 1;
+        pthread_join(srv->demo, NULL);
+    }
     if (srv->gateway) {
         int64_t t0 = fl_time_mono_us();
         if (fl_gateway_drain(srv->gateway, srv->cfg.drain_timeout_s * FL_US_PER_SEC))
