@@ -87,8 +87,12 @@ int fl_ingest_gunzip(const void *in, size_t n, size_t max_out, int64_t max_ratio
     size_t limit = output_limit(n, max_out, max_ratio, &limit_kind);
     fl_buf_reset(out);
     *which = 0;
-    if (n == 0 || n > UINT32_MAX)
-        return n == 0 ? FL_EPARSE : FL_ELIMIT;
+    if (n == 0)
+        return FL_EPARSE;
+    if (n > UINT32_MAX) { /* far beyond ingest.max_body_bytes; zlib counts input in uInt */
+        *which = 1;
+        return FL_ELIMIT;
+    }
     z_stream zs;
     memset(&zs, 0, sizeof zs);
     if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK)

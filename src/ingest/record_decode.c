@@ -335,7 +335,8 @@ static void check_timestamp(decoder *d, int64_t us, const char *text, int text_l
         fl_time_format_rfc3339(lim->min_timestamp_us, min);
         reject(d, FL_RECORD_BAD_TIMESTAMP, "timestamp: %.*s is before %.10s", text_len, text,
                min);
-    } else if (us - d->now_us > lim->max_future_skew_us) {
+    } else if (us > d->now_us && (uint64_t)us - (uint64_t)d->now_us >
+                                     (uint64_t)lim->max_future_skew_us) {
         reject(d, FL_RECORD_BAD_TIMESTAMP, "timestamp: %.*s is more than %" PRId64
                " s in the future", text_len, text, lim->max_future_skew_us / FL_US_PER_SEC);
     } else {
