@@ -168,9 +168,8 @@ static int decode_items(fl_gateway *gw, size_t count, int64_t now_us)
             if (fl_record_encode(&rec, &tls.batch) == 0) {
                 e.shard = fl_stream_shard_for_key(shards, rec.device_id.ptr, rec.device_id.len);
                 e.kind = FL_STREAM_KIND_SENSOR;
-                /* partition key lives inside the encoded record too; keep a copy offset */
+                /* offsets for now: the batch buffer may still move (fix_payloads) */
                 e.payload = (fl_slice){(const char *)(uintptr_t)off, tls.batch.len - off};
-                e.partition_key = rec.device_id; /* fixed below to point into the batch */
                 r.entry = (int32_t)(tls.entries.len / sizeof e);
                 if (fl_buf_append(&tls.entries, &e, sizeof e))
                     r.entry = -1;
@@ -194,18 +193,16 @@ static int decode_items(fl_gateway *gw, size_t count, int64_t now_us)
     return 0;
 }
 
-/* The device id slices point into the request body (or scratch); the stream copies the
- * partition key into the segment, so borrowing them for the append call is fine — but the
- * decode scratch is reset per record, so ids with escapes must be re-read from the binary
- * record. Re-decoding the key from the binary form is cheap and always correct. */
+/* The device id slices point into the request body or the decode scratch, which is reset
+ * for each record; the encoded record holds its own copy, so point the keys there. */
 static void fix_partition_keys(fl_buf *entries)
 {
     size_t n = entries->len / sizeof(fl_stream_entry);
     for (size_t i = 0; i < n; i++) {
         fl_stream_entry *e = &ENTRIES(entries)[i];
-        fl_record rec;
-        if (fl_record_decode(e->payload.ptr, e->payload.len, &rec) == 0)
-            e->partition_key = rec.device_id;
+        /* cannot fail: the gateway encoded these records itself a moment ago */
+        if (fl_record_encoded_device_id(e->payload.ptr, e->payload.len, &e->partition_key))
+            e->partition_key = (fl_slice){"", 0};
     }
 }
 
@@ -295,6 +292,9 @@ static void split_failed(fl_gateway *gw, fl_request *req, int berr, fl_slice bod
         flush_dead_letters(gw, now);
         fl_respond_error(req, 400, "too_deep", "JSON nesting deeper than ingest.max_json_depth (%lld)",
                          (long long)cfg->max_json_depth);
+        return;
+    case FL_BODY_NOMEM:
+        fl_respond_error_retry(req, 503, 1, "overloaded", "out of memory splitting the body");
         return;
     case FL_BODY_EMPTY:
         fl_respond_error(req, 400, "empty", "the body holds no records");

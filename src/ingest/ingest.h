@@ -101,6 +101,9 @@ FL_MUST_USE int fl_record_encode(const fl_record *rec, fl_buf *out);
 /* Decode a binary record (from the stream: untrusted bytes). Slices point into p.
  * Returns 0 or FL_ECORRUPT. */
 FL_MUST_USE int fl_record_decode(const void *p, size_t n, fl_record *out);
+/* The device_id of an encoded record without decoding the rest: for the gateway, which needs
+ * the partition key of records it just encoded. Returns 0 or FL_ECORRUPT. */
+FL_MUST_USE int fl_record_encoded_device_id(const void *p, size_t n, fl_slice *out);
 /* Append rec as one JSON object (the incoming schema, timestamp in RFC 3339 UTC µs). */
 FL_MUST_USE int fl_record_to_json(const fl_record *rec, fl_buf *out);
 

@@ -194,3 +194,15 @@ corrupt:
     memset(out, 0, sizeof *out);
     return FL_ECORRUPT;
 }
+
+int fl_record_encoded_device_id(const void *p, size_t n, fl_slice *out)
+{
+    const unsigned char *b = p;
+    if (n < 12 || b[0] != RECORD_VERSION)
+        return FL_ECORRUPT;
+    size_t len = fl_get_u16(b + 10);
+    if (len == 0 || len > 128 || 12 + len > n)
+        return FL_ECORRUPT;
+    *out = (fl_slice){(const char *)b + 12, len};
+    return 0;
+}

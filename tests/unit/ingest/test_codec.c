@@ -153,6 +153,25 @@ static void corrupt_fields(void **state)
     fl_buf_free(&b);
 }
 
+static void encoded_device_id(void **state)
+{
+    (void)state;
+    fl_record r = full_record();
+    fl_buf b = {0};
+    fl_slice id;
+    assert_int_equal(fl_record_encode(&r, &b), 0);
+    assert_int_equal(fl_record_encoded_device_id(b.data, b.len, &id), 0);
+    assert_int_equal(id.len, r.device_id.len);
+    assert_memory_equal(id.ptr, r.device_id.ptr, id.len);
+    assert_ptr_equal(id.ptr, b.data + 12); /* borrowed from the encoded bytes */
+    assert_int_equal(fl_record_encoded_device_id(b.data, 11, &id), FL_ECORRUPT);
+    assert_int_equal(fl_record_encoded_device_id(b.data, 12 + r.device_id.len - 1, &id),
+                     FL_ECORRUPT);
+    b.data[0] = 9; /* unknown version */
+    assert_int_equal(fl_record_encoded_device_id(b.data, b.len, &id), FL_ECORRUPT);
+    fl_buf_free(&b);
+}
+
 static void to_json(void **state)
 {
     (void)state;
@@ -221,6 +240,7 @@ int main(void)
         cmocka_unit_test(round_trip),
         cmocka_unit_test(truncation_and_trailing_bytes),
         cmocka_unit_test(corrupt_fields),
+        cmocka_unit_test(encoded_device_id),
         cmocka_unit_test(to_json),
         cmocka_unit_test(json_round_trip),
     };

@@ -26,7 +26,8 @@ static inline void tu_rm_rf(const char *path)
             if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
                 continue;
             char sub[PATH_MAX];
-            snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
+            if (snprintf(sub, sizeof sub, "%s/%s", path, e->d_name) >= (int)sizeof sub)
+                abort(); /* test scratch paths are short */
             tu_rm_rf(sub);
         }
         closedir(d);
@@ -47,7 +48,8 @@ static inline void tu_tmpdir(char *root, size_t rootlen, char *path, size_t n)
     snprintf(root, rootlen, "%s/stream-XXXXXX", base);
     if (!mkdtemp(root))
         abort();
-    snprintf(path, n, "%s/s", root);
+    if (snprintf(path, n, "%s/s", root) >= (int)n)
+        abort();
 }
 
 static inline fl_stream_options tu_options(const char *dir, uint32_t shards)
