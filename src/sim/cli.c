@@ -17,9 +17,11 @@ static void on_signal(int sig)
 static void print_json(const fl_sim_summary *s, FILE *out)
 {
     fprintf(out,
-            "{\"duration_s\":%.3f,\"dry_run\":%s,\"requests\":%llu,\"records_sent\":%llu,"
-            "\"records_acked\":%llu,\"records_failed\":%llu,\"failed_by_code\":{",
-            s->duration_s, s->dry_run ? "true" : "false", (unsigned long long)s->requests,
+            "{\"target\":\"%s\",\"duration_s\":%.3f,\"dry_run\":%s,\"requests\":%llu,"
+            "\"records_sent\":%llu,\"records_acked\":%llu,\"records_failed\":%llu,"
+            "\"failed_by_code\":{",
+            s->target == FL_SIM_TARGET_INFLUX ? "influx" : "fleetlake", s->duration_s,
+            s->dry_run ? "true" : "false", (unsigned long long)s->requests,
             (unsigned long long)s->records_sent, (unsigned long long)s->records_acked,
             (unsigned long long)s->records_failed);
     for (int c = 0; c < FL_SIM_CODE_COUNT; c++)

@@ -25,6 +25,7 @@ void fl_sim_options_defaults(fl_sim_options *o)
     for (int k = 0; k < FL_SIM_ANOMALY_COUNT; k++)
         o->anomaly_weights[k] = 1;
     snprintf(o->url, sizeof o->url, "http://127.0.0.1:8080");
+    snprintf(o->influx_db, sizeof o->influx_db, "fleetlake");
     o->connections = 4;
     o->retry = 1;
     o->duration_us = 10 * FL_US_PER_SEC;
@@ -231,6 +232,29 @@ static int set_url(fl_sim_options *o, const char *v, char *err, size_t errlen)
     return 0;
 }
 
+static int set_target(fl_sim_options *o, const char *v, char *err, size_t errlen)
+{
+    if (strcmp(v, "fleetlake") == 0)
+        o->target = FL_SIM_TARGET_FLEETLAKE;
+    else if (strcmp(v, "influx") == 0)
+        o->target = FL_SIM_TARGET_INFLUX;
+    else
+        return BAD("expected fleetlake or influx, got '%s'", v);
+    return 0;
+}
+
+/* The name goes into the query string unescaped: keep to characters that need no escaping. */
+static int set_influx_db(fl_sim_options *o, const char *v, char *err, size_t errlen)
+{
+    size_t n = strlen(v);
+    if (n == 0 || n >= sizeof o->influx_db || strspn(v, "abcdefghijklmnopqrstuvwxyz"
+                                                       "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") != n)
+        return BAD("expected 1..%d characters of [A-Za-z0-9_.-], got '%s'",
+                   (int)sizeof o->influx_db - 1, v);
+    snprintf(o->influx_db, sizeof o->influx_db, "%s", v);
+    return 0;
+}
+
 static int set_header(fl_sim_options *o, const char *v, char *err, size_t errlen)
 {
     if (o->header_count >= FL_SIM_HEADERS_MAX)
@@ -297,7 +321,11 @@ static const struct flag flags[] = {
     {"dup-rate", "F", set_dup_rate, "fraction of records resent verbatim from an earlier batch (0)"},
     {"late-rate", "F", set_late_rate, "fraction of readings held back 2-10 simulated minutes (0)"},
     {"ooo-rate", "F", set_ooo_rate, "swaps within a batch per record: out-of-order records (0)"},
-    {"url", "URL", set_url, "server base URL or full endpoint (http://127.0.0.1:8080)"},
+    {"target", "T", set_target,
+     "fleetlake (JSON to /v1/records, default) or influx (InfluxDB 1.x, see below)"},
+    {"influx-db", "NAME", set_influx_db, "InfluxDB database for --target influx (fleetlake)"},
+    {"url", "URL", set_url,
+     "server base URL or full endpoint (http://127.0.0.1:8080; influx: http://127.0.0.1:8086)"},
     {"rate", "R", set_rate, "records/s, smoothed per request (default: as fast as possible)"},
     {"batch", "B", set_batch, "records per request (500; with --rate: rate/10, at most 500)"},
     {"connections", "C", set_connections, "keep-alive connections, one sender thread each (4)"},
@@ -313,8 +341,9 @@ static const struct flag flags[] = {
     {"queue", "N", set_queue, "request bodies prepared ahead (default 2 per connection)"},
     {"body-pool", "K", set_body_pool,
      "build K bodies once and resend them in a cycle (pure server benchmark; repeats records)"},
-    {"out", "FILE", set_out, "write the generated records as NDJSON to FILE ('-' = stdout); "
-                             "do not send (--records, or devices x duration/interval records)"},
+    {"out", "FILE", set_out, "write the generated records as NDJSON (line protocol with --target "
+                             "influx) to FILE ('-' = stdout); do not send (--records, or "
+                             "devices x duration/interval records)"},
     {"dry-run", NULL, set_dry_run, "like --out -"},
     {"json", NULL, set_json, "print the summary as one JSON object"},
     {"quiet", NULL, set_quiet, "print no text summary"},
@@ -324,7 +353,8 @@ static void print_help(FILE *out)
 {
     fprintf(out, "usage: fleetlake sim [options]\n\n"
                  "Simulate a fleet of trucks and send their sensor records to POST /v1/records "
-                 "(or write them with --out).\nPrints a summary: records sent/acked/failed by "
+                 "(or write them with --out;\nwith --target influx, to an InfluxDB 1.x /write "
+                 "endpoint as line protocol).\nPrints a summary: records sent/acked/failed by "
                  "code, records/s, ack latency p50/p90/p99/max.\nExit code: 0 the run completed, "
                  "1 the server could not be reached, 2 usage error.\n\noptions:\n");
     for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) {
@@ -334,12 +364,36 @@ static void print_help(FILE *out)
         fprintf(out, "  %-28s %s\n", left, flags[i].help);
     }
     fprintf(out, "  %-28s %s\n", "--help", "show this help");
+    fprintf(out,
+            "\n--target influx sends the same readings as InfluxDB line protocol to\n"
+            "<url>/write?db=NAME&precision=u: measurement sensor, tags device_id, source and\n"
+            "version (the metadata), float fields temperature, humidity, pressure, latitude,\n"
+            "longitude, timestamps in microseconds. 204 acknowledges every record of the body,\n"
+            "429 and 5xx are retried, any other status fails them all (http_error). It refuses\n"
+            "--bad-rate > 0, --ndjson and --acked-out.\n");
+}
+
+int fl_sim_options_check(const fl_sim_options *o, char *err, size_t errlen)
+{
+    if (o->target != FL_SIM_TARGET_INFLUX)
+        return 0;
+    if (o->bad_rate > 0)
+        return BAD("--bad-rate %g: bad records are not generated for --target influx (InfluxDB "
+                   "answers one status per request, so rejected records could not be checked); "
+                   "use --bad-rate 0", o->bad_rate);
+    if (o->ndjson)
+        return BAD("--ndjson does not apply to --target influx (bodies are line protocol)");
+    if (o->acked_out[0])
+        return BAD("--acked-out needs per-record sequence numbers, which --target influx does "
+                   "not get");
+    return 0;
 }
 
 int fl_sim_options_parse(fl_sim_options *o, int argc, char **argv, FILE *out, char *err,
                          size_t errlen)
 {
     fl_sim_options_defaults(o);
+    int url_given = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -356,6 +410,7 @@ int fl_sim_options_parse(fl_sim_options *o, int argc, char **argv, FILE *out, ch
                 f = &flags[k];
         if (!f)
             return BAD("unknown flag '%s' (see --help)", a);
+        url_given |= f->set == set_url;
         const char *v = eq ? eq + 1 : NULL;
         if (f->arg && !v) {
             if (i + 1 >= argc)
@@ -368,5 +423,7 @@ int fl_sim_options_parse(fl_sim_options *o, int argc, char **argv, FILE *out, ch
         if (f->set(o, v ? v : "", why, sizeof why))
             return BAD("--%s: %s", f->name, why);
     }
-    return 0;
+    if (o->target == FL_SIM_TARGET_INFLUX && !url_given)
+        snprintf(o->url, sizeof o->url, "http://127.0.0.1:8086"); /* influxd's default port */
+    return fl_sim_options_check(o, err, errlen);
 }

@@ -1,5 +1,5 @@
 /* records.c — the record source: turns the fleet's readings into the JSON records of
- * DESIGN.md §4.1 and builds request bodies, mixing in what real producers send besides good
+ * DESIGN.md §4.1 (or InfluxDB line protocol, see line.c) and builds request bodies, mixing in what real producers send besides good
  * records, each at its configured rate per record produced:
  *  - bad records of every failure kind (extra records built from the latest reading, so the
  *    good data and its anomaly labels do not depend on --bad-rate);
@@ -19,7 +19,9 @@
 #define LATE_MIN_US (120 * FL_US_PER_SEC)
 #define LATE_MAX_US (600 * FL_US_PER_SEC)
 #define OOO_WINDOW 8
-#define RECORD_MAX_BYTES 512 /* a good record is about 230 bytes */
+#define RECORD_MAX_BYTES 512 /* a good record is about 230 bytes (a line-protocol one 190) */
+#define META_VERSION "1.2.0"  /* every simulated record's metadata */
+#define META_SOURCE "fms-gw"
 
 static const char *const bad_names[] = {
 #define FL_SIM_BAD_NAME_(name, str, code) str,
@@ -140,7 +142,7 @@ static size_t encode_reading(sim_time_formatter *tf, const fl_sim_reading *r, ch
     p += sim_format_fixed(p, r->latitude, 6);
     PUT_LIT(p, ",\"longitude\":");
     p += sim_format_fixed(p, r->longitude, 6);
-    PUT_LIT(p, "},\"metadata\":{\"version\":\"1.2.0\",\"source\":\"fms-gw\"}}");
+    PUT_LIT(p, "},\"metadata\":{\"version\":\"" META_VERSION "\",\"source\":\"" META_SOURCE "\"}}");
     return (size_t)(p - s);
 }
 
@@ -391,8 +393,9 @@ static const struct dup_slot *pick_dup(fl_sim_source *s)
     return NULL;
 }
 
-/* Append one record of any kind to s->scratch and describe it in *e. */
-static int next_record(fl_sim_source *s, int ndjson, struct entry *e)
+/* Append one record of any kind to s->scratch and describe it in *e. Line-protocol records
+ * are never bad (sim.h) and carry their newline. */
+static int next_record(fl_sim_source *s, int format, struct entry *e)
 {
     fl_buf *b = &s->scratch;
     e->off = (uint32_t)b->len;
@@ -401,8 +404,8 @@ static int next_record(fl_sim_source *s, int ndjson, struct entry *e)
     double x = s->stats.good > 0 ? sim_rng_unit(&s->rng) : 1.0;
     int rc = 0;
     const struct dup_slot *d;
-    if (x < s->o.bad_rate) {
-        int first = ndjson ? 0 : 1; /* no malformed element inside a JSON array (sim.h) */
+    if (x < s->o.bad_rate && format != FL_SIM_BODY_LINE_PROTOCOL) {
+        int first = format == FL_SIM_BODY_NDJSON ? 0 : 1; /* none inside a JSON array (sim.h) */
         int kind = first + (int)sim_rng_below(&s->rng, FL_SIM_BAD_COUNT - first);
         rc = append_bad(s, kind, b);
         e->kind = (uint8_t)(kind + 1);
@@ -412,6 +415,16 @@ static int next_record(fl_sim_source *s, int ndjson, struct entry *e)
         rc = fl_buf_append(b, d->text, d->len);
         e->prefix_len = d->prefix_len;
         s->stats.duplicates++;
+    } else if (format == FL_SIM_BODY_LINE_PROTOCOL) {
+        if ((rc = fl_buf_reserve(b, SIM_LINE_MAX_BYTES)))
+            return rc;
+        next_reading(s, &s->last);
+        size_t n = sim_encode_line(&s->last, META_VERSION, META_SOURCE, b->data + b->len);
+        if (n == 0) /* a reading always has finite values and a device id: cannot happen */
+            return FL_EINVAL;
+        b->len += n;
+        b->data[b->len] = 0;
+        s->stats.good++;
     } else {
         if ((rc = fl_buf_reserve(b, RECORD_MAX_BYTES)))
             return rc;
@@ -482,15 +495,16 @@ static int fill_meta(fl_sim_source *s, size_t n, fl_sim_batch_meta *m)
     return 0;
 }
 
-int fl_sim_build_batch(fl_sim_source *s, size_t n, int ndjson, fl_buf *body,
+int fl_sim_build_batch(fl_sim_source *s, size_t n, int format, fl_buf *body,
                        fl_sim_batch_meta *meta)
 {
+    int line = format == FL_SIM_BODY_LINE_PROTOCOL, ndjson = format == FL_SIM_BODY_NDJSON;
     fl_buf_reset(body);
     fl_buf_reset(&s->scratch);
     s->batch_no++;
     int rc = ensure_entries(s, n);
     for (size_t k = 0; rc == 0 && k < n; k++)
-        rc = next_record(s, ndjson, &s->entries[k]);
+        rc = next_record(s, format, &s->entries[k]);
     if (rc)
         return rc;
     for (size_t k = 1; s->o.ooo_rate > 0 && k < n; k++) {
@@ -505,18 +519,19 @@ int fl_sim_build_batch(fl_sim_source *s, size_t n, int ndjson, fl_buf *body,
     if ((rc = fl_buf_reserve(body, s->scratch.len + n + 2)))
         return rc;
     char *p = body->data;
-    if (!ndjson)
+    int array = !ndjson && !line;
+    if (array)
         *p++ = '[';
     for (size_t k = 0; k < n; k++) {
         const struct entry *e = &s->entries[k];
-        if (!ndjson && k > 0)
+        if (array && k > 0)
             *p++ = ',';
         memcpy(p, s->scratch.data + e->off, e->len);
         p += e->len;
         if (ndjson)
             *p++ = '\n';
     }
-    if (!ndjson)
+    if (array)
         *p++ = ']';
     *p = 0;
     body->len = (size_t)(p - body->data);

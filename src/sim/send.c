@@ -16,6 +16,12 @@
  * --retry is on (at-least-once: the server may have stored the first attempt). --acked-out
  * lines are written and flushed only after the 200 answer is parsed, and fsynced at the end.
  *
+ * With --target influx the bodies are line protocol (records.c, line.c), built the same way
+ * ahead of time, and POSTed to <url>/write?db=NAME&precision=u. InfluxDB answers one status
+ * per request: 204 acknowledges every point of the body (nothing to parse), 429 and 5xx are
+ * retried like fleetlake's 503 (InfluxDB answers 500 "timeout" when a write outlasts its
+ * coordinator timeout), and any other status fails every record of the body (http_error).
+ *
  * If no answer at all arrives within CONNECT_GIVE_UP_US of the start, the run stops and
  * reports connect_failed (exit code 1). */
 #include <curl/curl.h>
@@ -90,7 +96,7 @@ struct body {
 
 struct run {
     fl_sim_options o;
-    char url[1100];
+    char url[1200]; /* --url (< 1024) + /write?db=NAME&precision=u */
     fl_sim_source *src;
     volatile int *stop_flag;
     atomic_int stopping;
@@ -262,6 +268,13 @@ static int gzip_body(struct run *r, struct body *b)
     return 0;
 }
 
+static int body_format(const fl_sim_options *o)
+{
+    if (o->target == FL_SIM_TARGET_INFLUX)
+        return FL_SIM_BODY_LINE_PROTOCOL;
+    return o->ndjson ? FL_SIM_BODY_NDJSON : FL_SIM_BODY_JSON_ARRAY;
+}
+
 static int build_body(struct run *r, struct body *b, size_t n)
 {
     fl_sim_gen_stats before, after;
@@ -269,7 +282,7 @@ static int build_body(struct run *r, struct body *b, size_t n)
     if (r->o.rate > 0)
         fl_sim_fleet_set_horizon(fl_sim_source_fleet(r->src),
                                  fl_time_now_us() + 240 * FL_US_PER_SEC);
-    int rc = fl_sim_build_batch(r->src, n, r->o.ndjson, &b->raw, &b->meta);
+    int rc = fl_sim_build_batch(r->src, n, body_format(&r->o), &b->raw, &b->meta);
     if (rc == 0 && r->o.gzip)
         rc = gzip_body(r, b);
     fl_sim_source_stats(r->src, &after);
@@ -539,7 +552,14 @@ static void account_final(struct sender *t, const struct body *b, long status)
     t->sum.duplicates_sent += b->duplicates;
     t->sum.late_sent += b->late;
     t->sum.out_of_order += b->out_of_order;
-    if (status == 200 || status == 400) {
+    if (t->r->o.target == FL_SIM_TARGET_INFLUX) {
+        if (status == 204) {
+            t->sum.records_acked += b->records;
+        } else {
+            t->sum.http_errors++;
+            fail_all(t, b, (fl_slice){"http_error", 10});
+        }
+    } else if (status == 200 || status == 400) {
         handle_records_answer(t, b);
     } else {
         t->sum.http_errors++;
@@ -570,9 +590,10 @@ static int sender_setup(struct sender *t)
     const fl_sim_options *o = &t->r->o;
     if (!(t->curl = curl_easy_init()))
         return FL_ENOMEM;
-    const char *fixed[] = {o->ndjson ? "Content-Type: application/x-ndjson"
-                                     : "Content-Type: application/json",
-                           "Expect:", o->gzip ? "Content-Encoding: gzip" : NULL};
+    const char *type = o->target == FL_SIM_TARGET_INFLUX ? "Content-Type: text/plain; charset=utf-8"
+                       : o->ndjson                       ? "Content-Type: application/x-ndjson"
+                                                         : "Content-Type: application/json";
+    const char *fixed[] = {type, "Expect:", o->gzip ? "Content-Encoding: gzip" : NULL};
     for (size_t i = 0; i < 3; i++) {
         struct curl_slist *h = fixed[i] ? curl_slist_append(t->headers, fixed[i]) : t->headers;
         if (!h)
@@ -641,6 +662,14 @@ static long post_once(struct sender *t, const struct body *b)
     return status;
 }
 
+/* Whether to resend the same body after status (0 = connection error, retried separately). */
+static int retryable(const struct run *r, long status)
+{
+    if (status == 429 || status == 503)
+        return 1;
+    return r->o.target == FL_SIM_TARGET_INFLUX && status >= 500 && status <= 599;
+}
+
 /* Send b until it gets a final answer or the run stops. */
 static void send_body(struct sender *t, const struct body *b)
 {
@@ -648,7 +677,7 @@ static void send_body(struct sender *t, const struct body *b)
     int64_t backoff_us = 100000;
     for (;;) {
         long status = post_once(t, b);
-        if (status != 0 && status != 429 && status != 503) {
+        if (status != 0 && !retryable(r, status)) {
             account_final(t, b, status);
             return;
         }
@@ -733,16 +762,21 @@ static void write_label(void *ctx, const fl_sim_label *l)
     fl_buf_free(&b);
 }
 
-/* The endpoint: --url as given if it has a path, else <url>/v1/records. */
-static void endpoint(const char *url, char *out, size_t cap)
+/* The endpoint: --url as given if it has a path, else <url>/v1/records (fleetlake) or
+ * <url>/write?db=NAME&precision=u (influx). */
+static void endpoint(const fl_sim_options *o, char *out, size_t cap)
 {
+    const char *url = o->url;
     const char *host = strstr(url, "://");
     host = host ? host + 3 : url;
     const char *path = strchr(host, '/');
+    int base = (int)(path ? path - url : (long)strlen(url));
     if (path && strcmp(path, "/") != 0)
         snprintf(out, cap, "%s", url);
+    else if (o->target == FL_SIM_TARGET_INFLUX)
+        snprintf(out, cap, "%.*s/write?db=%s&precision=u", base, url, o->influx_db);
     else
-        snprintf(out, cap, "%.*s/v1/records", (int)(path ? path - url : (long)strlen(url)), url);
+        snprintf(out, cap, "%.*s/v1/records", base, url);
 }
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -838,7 +872,7 @@ static void finish_senders(struct run *r, struct sender *ts, size_t started, fl_
 static int run_senders(struct run *r, fl_sim_summary *out)
 {
     pthread_once(&curl_once, curl_init_once);
-    endpoint(r->o.url, r->url, sizeof r->url);
+    endpoint(&r->o, r->url, sizeof r->url);
     int rc = alloc_bodies(r);
     if (rc)
         return rc;
@@ -891,7 +925,9 @@ static int dry_run(struct run *r, fl_sim_summary *out)
     int64_t t0 = fl_time_mono_us();
     for (int64_t done = 0; done < total && !(r->stop_flag && *r->stop_flag);) {
         size_t n = (size_t)(total - done < o->batch ? total - done : o->batch);
-        if ((rc = fl_sim_build_batch(r->src, n, 1, &body, NULL)))
+        int format = o->target == FL_SIM_TARGET_INFLUX ? FL_SIM_BODY_LINE_PROTOCOL
+                                                       : FL_SIM_BODY_NDJSON;
+        if ((rc = fl_sim_build_batch(r->src, n, format, &body, NULL)))
             break;
         if (fwrite(body.data, 1, body.len, f) != body.len) {
             rc = -EIO;
@@ -955,6 +991,10 @@ static int close_outputs(struct run *r, int rc)
 int fl_sim_run(const fl_sim_options *opts, fl_sim_summary *out, volatile int *stop_flag)
 {
     memset(out, 0, sizeof *out);
+    out->target = opts->target;
+    char why[256];
+    if (fl_sim_options_check(opts, why, sizeof why))
+        return FL_EINVAL;
     double cpu0 = cpu_seconds();
     struct run *r = fl_calloc(1, sizeof *r);
     if (!r)

@@ -11,6 +11,8 @@
  *  3. The load generator (fl_sim_run): prepares bodies ahead of time in a producer thread and
  *     POSTs them over C keep-alive connections, reads the PutRecords-style answers, honours
  *     429/503 Retry-After, writes acknowledged records (--acked-out) and a summary.
+ *     With --target influx the same readings go to an InfluxDB 1.x `/write` endpoint as line
+ *     protocol instead (the benchmark peer, bench/e2e.py).
  *
  * Time model. Each device emits one reading every interval of simulated time; device i's
  * readings are offset by i*interval/N, so the fleet's readings are in event-time order and
@@ -106,6 +108,20 @@ int fl_sim_code_from_name(const char *s, size_t n);
 /* ---- options ------------------------------------------------------------------------------ */
 #define FL_SIM_PATH_MAX 4096
 #define FL_SIM_HEADERS_MAX 16
+#define FL_SIM_INFLUX_DB_MAX 64
+
+/* Where the load generator sends (--target). */
+enum fl_sim_target {
+    FL_SIM_TARGET_FLEETLAKE = 0, /* POST /v1/records, JSON, PutRecords-style answers */
+    FL_SIM_TARGET_INFLUX = 1     /* POST /write?db=NAME&precision=u, line protocol, 204 */
+};
+
+/* Request body formats of fl_sim_build_batch (0 and 1 are the old `ndjson` flag values). */
+enum fl_sim_body_format {
+    FL_SIM_BODY_JSON_ARRAY = 0,
+    FL_SIM_BODY_NDJSON = 1,
+    FL_SIM_BODY_LINE_PROTOCOL = 2 /* InfluxDB line protocol, one point per line, µs times */
+};
 
 typedef struct fl_sim_options {
     /* fleet */
@@ -128,7 +144,10 @@ typedef struct fl_sim_options {
     int ndjson;            /* --ndjson: bodies as NDJSON instead of a JSON array */
     int64_t batch;         /* --batch records per request; 0 = auto (500, or rate/10) */
     /* load generator */
-    char url[1024];        /* --url base (or full endpoint), http://127.0.0.1:8080 */
+    int target;            /* --target: enum fl_sim_target, fleetlake */
+    char influx_db[FL_SIM_INFLUX_DB_MAX]; /* --influx-db, "fleetlake" */
+    char url[1024];        /* --url base (or full endpoint), http://127.0.0.1:8080
+                            * (http://127.0.0.1:8086 with --target influx) */
     double rate;           /* --rate records/s; 0 = as fast as possible */
     int64_t connections;   /* --connections, 4 */
     int gzip;              /* --gzip */
@@ -150,9 +169,14 @@ typedef struct fl_sim_options {
 /* Fill every default. */
 void fl_sim_options_defaults(fl_sim_options *opts);
 /* Parse `sim` arguments (argv[0] is "sim"). Returns 0; 1 if --help was printed to `out`;
- * FL_EINVAL with a message naming the bad flag in err. */
+ * FL_EINVAL with a message naming the bad flag in err (also for flags that do not go
+ * together, see fl_sim_options_check). */
 FL_MUST_USE int fl_sim_options_parse(fl_sim_options *opts, int argc, char **argv, FILE *out,
                                      char *err, size_t errlen);
+/* Check flags that depend on each other: --target influx refuses --bad-rate > 0 (line
+ * protocol has no per-record errors to check bad records against) and --acked-out (InfluxDB
+ * answers no sequence numbers). Returns 0 or FL_EINVAL with a message in err. */
+FL_MUST_USE int fl_sim_options_check(const fl_sim_options *opts, char *err, size_t errlen);
 /* Replace the automatic values (interval, batch, start, horizon) given the wall clock now_us.
  * fl_sim_run calls this itself; exposed for tests and in-process users. */
 void fl_sim_options_resolve(fl_sim_options *opts, int64_t now_us);
@@ -227,14 +251,28 @@ void fl_sim_source_destroy(fl_sim_source *src);
 /* The fleet inside (borrowed: to set a label sink or the horizon). */
 fl_sim_fleet *fl_sim_source_fleet(fl_sim_source *src);
 void fl_sim_source_stats(const fl_sim_source *src, fl_sim_gen_stats *out);
-/* Build one request body of n records (reset first) as a JSON array, or NDJSON with ndjson.
- * meta (may be NULL) is filled for the sender. Returns 0 or FL_ENOMEM. In a JSON array a
- * malformed element would make the whole body malformed (a whole-request 400), so
- * malformed_json records are produced only in NDJSON bodies. */
-FL_MUST_USE int fl_sim_build_batch(fl_sim_source *src, size_t n, int ndjson, fl_buf *body,
+/* Build one request body of n records (reset first) in `format` (enum fl_sim_body_format:
+ * a JSON array, NDJSON, or InfluxDB line protocol). meta (may be NULL) is filled for the
+ * sender. Returns 0 or FL_ENOMEM. In a JSON array a malformed element would make the whole
+ * body malformed (a whole-request 400), so malformed_json records are produced only in NDJSON
+ * bodies. Line-protocol bodies never hold bad records (--bad-rate is ignored for them):
+ * InfluxDB has no per-record answer to check them against. A source should build bodies of
+ * one format only (duplicates are drawn from its earlier bodies, verbatim). */
+FL_MUST_USE int fl_sim_build_batch(fl_sim_source *src, size_t n, int format, fl_buf *body,
                                    fl_sim_batch_meta *meta);
 /* Append one reading as a §4.1 JSON object (no newline). */
 FL_MUST_USE int fl_sim_reading_to_json(const fl_sim_reading *r, fl_buf *out);
+/* Append one reading as one InfluxDB line-protocol line, newline included:
+ *   sensor,device_id=ID[,source=S][,version=V] temperature=T,humidity=H,pressure=P,
+ *   latitude=LAT,longitude=LON TIMESTAMP_US
+ * The metadata goes in tags (sorted by key, as InfluxDB recommends): it describes the
+ * producer, has few values, and is what one groups or filters by. version and source may be
+ * NULL or "" (no tag). Tag values escape ',', '=' and ' ' with a backslash. Fields are floats
+ * with the same digits as the JSON records (2 decimals; 6 for coordinates); a NaN field is
+ * absent. Returns 0, FL_ENOMEM, or FL_EINVAL when the point would be invalid (no field left,
+ * an empty device_id, a newline in a tag, or a tag value ending in a backslash). */
+FL_MUST_USE int fl_sim_reading_to_line(const fl_sim_reading *r, const char *version,
+                                       const char *source, fl_buf *out);
 
 /* ---- layer 3: the load generator -------------------------------------------------------------- */
 typedef struct fl_sim_summary {
@@ -253,7 +291,7 @@ typedef struct fl_sim_summary {
     uint64_t late_sent;
     uint64_t out_of_order;
     uint64_t retries;           /* requests re-sent after 429/503 or a connection error */
-    uint64_t throttled;         /* 429/503 answers */
+    uint64_t throttled;         /* 429/503 answers (any 5xx with --target influx) */
     uint64_t connection_errors;
     uint64_t http_errors;       /* other non-2xx/400 answers */
     uint64_t connections_opened;
@@ -264,13 +302,16 @@ typedef struct fl_sim_summary {
     double cpu_s;
     int connect_failed;         /* the server could not be reached (exit code 1) */
     int dry_run;
+    int target;                 /* enum fl_sim_target the run sent to */
 } fl_sim_summary;
 
 /* Run the generator against opts->url (or write records to opts->out with --out/--dry-run)
  * until the duration or record count is reached or *stop_flag becomes non-zero (may be
  * NULL). Safe to run in a thread; prints nothing. Returns 0, or a negative code (failure to
- * open an output file, out of memory); an unreachable server is reported in
- * out->connect_failed, not as an error. */
+ * open an output file, out of memory, FL_EINVAL for options fl_sim_options_check refuses);
+ * an unreachable server is reported in out->connect_failed, not as an error.
+ * With --target influx: 204 acknowledges every record of the body; any other 4xx fails them
+ * all (counted under http_error); 429 and 5xx are retried like fleetlake's 503. */
 FL_MUST_USE int fl_sim_run(const fl_sim_options *opts, fl_sim_summary *out,
                            volatile int *stop_flag);
 /* Print the summary as text, or one JSON object with json. */

@@ -88,6 +88,18 @@ typedef struct sim_time_formatter {
 } sim_time_formatter;
 size_t sim_format_time(sim_time_formatter *f, int64_t us, char *p);
 
+/* Line protocol (line.c). A tag value is at most SIM_LINE_TAG_MAX bytes (the §4.1 limit of
+ * metadata strings), so a line — device_id < 32 bytes, two such tags, five fields of at most
+ * 32 digits, a timestamp — always fits SIM_LINE_MAX_BYTES, escapes doubling every tag byte. */
+#define SIM_LINE_TAG_MAX 128
+#define SIM_LINE_MAX_BYTES 1024
+size_t sim_line_escape_tag(char *p, const char *s, size_t n);
+/* Encode r as one line, newline included, into p (SIM_LINE_MAX_BYTES available; version and
+ * source at most SIM_LINE_TAG_MAX bytes). Returns the length, or 0 if the point is invalid
+ * (see fl_sim_reading_to_line). */
+size_t sim_encode_line(const fl_sim_reading *r, const char *version, const char *source,
+                       char *p);
+
 /* Timestamp of the label writer's NDJSON line for one label. */
 int sim_label_to_json(const fl_sim_label *label, fl_buf *out);
 

@@ -1,7 +1,8 @@
 /* test_send.c — end-to-end tests of the load generator against a tiny PutRecords-style server
  * started inside the test (libmicrohttpd): counts, keep-alive reuse, gzip bodies, --acked-out
  * lines matching what the server stored, per-record errors, 503 + Retry-After retries, the
- * --rate pacing and an unreachable server. */
+ * --rate pacing and an unreachable server. The same server also plays InfluxDB's /write
+ * (204, or a forced 400/500) for --target influx. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,6 +21,10 @@ struct server {
     struct MHD_Daemon *d;
     int port;
     atomic_int connections, requests, gzip_requests, records, throttle_left;
+    atomic_int write_status;       /* /write answers this (0 = 204) ... */
+    atomic_int write_status_left;  /* ... this many times, then 204 */
+    atomic_int points, bad_lines;  /* /write: lines seen, lines not shaped like our points */
+    char write_query[256];         /* /write: "db=...&precision=...&type=..." of the last one */
     pthread_mutex_t mu;
     char **stored; /* by seq: "device_id|timestamp" */
     size_t stored_count, stored_cap;
@@ -104,6 +109,49 @@ static enum MHD_Result respond(struct MHD_Connection *c, int status, fl_buf *bod
     return ret;
 }
 
+/* InfluxDB's POST /write: count the points, check their shape, answer 204 (no body). */
+static enum MHD_Result handle_write(struct server *s, struct MHD_Connection *c,
+                                    struct request *r)
+{
+    const char *db = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "db");
+    const char *prec = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "precision");
+    const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+    pthread_mutex_lock(&s->mu);
+    snprintf(s->write_query, sizeof s->write_query, "db=%s&precision=%s&type=%s",
+             db ? db : "", prec ? prec : "", ct ? ct : "");
+    pthread_mutex_unlock(&s->mu);
+    fl_buf plain = {0}, resp = {0};
+    if (r->gzip) {
+        s->gzip_requests++;
+        assert_int_equal(gunzip(&r->body, &plain), 0);
+    } else {
+        assert_int_equal(fl_buf_append(&plain, r->body.data, r->body.len), 0);
+    }
+    int n = 0, bad = 0;
+    for (char *p = plain.data, *nl; p && (nl = memchr(p, '\n', plain.len - (size_t)(p - plain.data)));
+         p = nl + 1, n++) {
+        /* sensor,device_id=...,source=...,version=... f=v,... <µs> */
+        char *sp1 = memchr(p, ' ', (size_t)(nl - p));
+        char *sp2 = sp1 ? memchr(sp1 + 1, ' ', (size_t)(nl - sp1 - 1)) : NULL;
+        bad += strncmp(p, "sensor,device_id=truck-", 23) != 0 || !sp2 ||
+               strncmp(sp1 + 1, "temperature=", 12) != 0 || nl - sp2 != 17;
+    }
+    s->points += n;
+    s->bad_lines += bad;
+    int status = 204;
+    if (s->write_status_left > 0) {
+        s->write_status_left--;
+        status = s->write_status;
+        assert_int_equal(fl_buf_append_cstr(&resp, "{\"error\":\"forced\"}"), 0);
+    } else {
+        s->records += n;
+    }
+    enum MHD_Result ret = respond(c, status, &resp, 0);
+    fl_buf_free(&plain);
+    fl_buf_free(&resp);
+    return ret;
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
                               const char *method, const char *version, const char *upload,
                               size_t *upload_size, void **con_cls)
@@ -133,6 +181,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         fl_buf_free(&resp);
         return ret;
     }
+    if (strcmp(url, "/write") == 0)
+        return handle_write(s, c, r);
     assert_string_equal(url, "/v1/records");
     if (r->gzip) {
         s->gzip_requests++;
@@ -382,6 +432,74 @@ static void stop_flag_ends_run(void **state)
     server_stop(s);
 }
 
+static void influx_target_204(void **state)
+{
+    (void)state;
+    struct server *s = server_start();
+    fl_sim_options o;
+    options_for(&o, s);
+    o.target = FL_SIM_TARGET_INFLUX;
+    snprintf(o.influx_db, sizeof o.influx_db, "bench");
+    o.records = 5000;
+    o.connections = 2;
+    fl_sim_summary sum;
+    assert_int_equal(fl_sim_run(&o, &sum, NULL), 0);
+    assert_int_equal(sum.target, FL_SIM_TARGET_INFLUX);
+    assert_int_equal(sum.records_sent, 5000);
+    assert_int_equal(sum.records_acked, 5000);
+    assert_int_equal(sum.records_failed, 0);
+    assert_int_equal(sum.requests, 10);
+    assert_int_equal(sum.http_errors, 0);
+    assert_int_equal(s->points, 5000);
+    assert_int_equal(s->records, 5000);
+    assert_int_equal(s->bad_lines, 0);
+    assert_int_equal(s->connections, 2); /* keep-alive here too */
+    assert_string_equal(s->write_query, "db=bench&precision=u&type=text/plain; charset=utf-8");
+    assert_true(sum.latency_ms_p50 > 0 && sum.latency_ms_max >= sum.latency_ms_p99);
+    /* gzip works the same way */
+    o.gzip = 1;
+    o.records = 1000;
+    assert_int_equal(fl_sim_run(&o, &sum, NULL), 0);
+    assert_int_equal(sum.records_acked, 1000);
+    assert_int_equal(s->gzip_requests, 2);
+    assert_int_equal(s->points, 6000);
+    server_stop(s);
+}
+
+static void influx_4xx_fails_5xx_retries(void **state)
+{
+    (void)state;
+    struct server *s = server_start();
+    fl_sim_options o;
+    options_for(&o, s);
+    o.target = FL_SIM_TARGET_INFLUX;
+    o.records = 1500;
+    o.connections = 1;
+    s->write_status = 400; /* e.g. a partial write: every record of the body counts as failed */
+    s->write_status_left = 2;
+    fl_sim_summary sum;
+    assert_int_equal(fl_sim_run(&o, &sum, NULL), 0);
+    assert_int_equal(sum.records_sent, 1500);
+    assert_int_equal(sum.records_acked, 500);
+    assert_int_equal(sum.records_failed, 1000);
+    assert_int_equal(sum.failed_by_code[FL_SIM_CODE_HTTP_ERROR], 1000);
+    assert_int_equal(sum.http_errors, 2);
+    assert_int_equal(sum.retries, 0);
+    assert_int_equal(sum.good_rejected, 1000);
+
+    s->write_status = 500; /* InfluxDB's "timeout": resent after 1 s, like a 503 */
+    s->write_status_left = 1;
+    o.records = 1000;
+    assert_int_equal(fl_sim_run(&o, &sum, NULL), 0);
+    assert_int_equal(sum.records_acked, 1000);
+    assert_int_equal(sum.records_failed, 0);
+    assert_int_equal(sum.throttled, 1);
+    assert_int_equal(sum.retries, 1);
+    assert_int_equal(sum.requests, 3);
+    assert_int_equal(s->records, 500 + 1000);
+    server_stop(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -392,6 +510,8 @@ int main(void)
         cmocka_unit_test(rate_is_paced),
         cmocka_unit_test(unreachable_server),
         cmocka_unit_test(stop_flag_ends_run),
+        cmocka_unit_test(influx_target_204),
+        cmocka_unit_test(influx_4xx_fails_5xx_retries),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
