@@ -1,6 +1,6 @@
-/* serve.c — `fleetlake serve`: load the configuration, recover the stream, start the HTTP
- * gateway and the periodic maintenance, and on SIGTERM/SIGINT drain in-flight requests,
- * fsync and exit 0. This is where the process's long-lived objects are created and destroyed,
+/* serve.c — `fleetlake serve`: load the configuration, recover the stream, start raw delivery
+ * into the lake, the HTTP gateway and the periodic maintenance, and on SIGTERM/SIGINT drain
+ * in-flight requests, flush delivery, fsync and exit 0. This is where the process's long-lived objects are created and destroyed,
  * in dependency order. */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,6 +15,7 @@
 
 #include "cli/cli.h"
 #include "gateway/gateway.h"
+#include "lake/lake.h"
 #include "monitor/monitor.h"
 #include "sim/sim.h"
 #include "stream/stream.h"
@@ -33,6 +34,8 @@ struct server {
     fl_stream *stream;
     fl_stream *dead_letters;
     fl_metrics *metrics;
+    fl_objstore *lake;
+    fl_delivery *delivery;
     fl_gateway *gateway;
     pthread_t maintenance;
     int maintenance_started;
@@ -261,6 +264,25 @@ static int start_demo(struct server *srv)
     return 0;
 }
 
+/* Raw delivery: stream and dead letters into <data>/lake, catalogued in meta.db. Each consumer
+ * opens its own meta.db connection (transactions are per connection). */
+static int start_delivery(struct server *srv)
+{
+    char lake[4200], meta[4200];
+    int rc = fl_cli_path(lake, sizeof lake, srv->cfg.data_dir, "lake");
+    if (!rc)
+        rc = fl_cli_path(meta, sizeof meta, srv->cfg.data_dir, "meta.db");
+    if (!rc && (rc = fl_objstore_local_create(lake, &srv->lake)))
+        FL_ERROR(MODULE, "cannot open the lake %s: %s", lake, fl_strerror(rc));
+    if (rc)
+        return rc;
+    fl_delivery_deps deps = {&srv->cfg, srv->stream, srv->dead_letters, srv->lake, meta,
+                             srv->metrics};
+    if ((rc = fl_delivery_start(&deps, &srv->delivery)))
+        FL_ERROR(MODULE, "cannot start raw delivery: %s", fl_strerror(rc));
+    return rc;
+}
+
 static int start(struct server *srv)
 {
     int rc = fl_fs_mkdir_p(srv->cfg.data_dir, 0755);
@@ -275,7 +297,7 @@ static int start(struct server *srv)
         (rc = open_stream(&srv->cfg, "dead-letters", 1, srv->cfg.dead_letter_retention_age_s,
                           srv->cfg.dead_letter_retention_bytes, &srv->dead_letters)))
         return rc;
-    if ((rc = fl_metrics_create(&srv->metrics)))
+    if ((rc = fl_metrics_create(&srv->metrics)) || (rc = start_delivery(srv)))
         return rc;
     fl_gateway_deps deps = {&srv->cfg, srv->stream, srv->dead_letters, srv->metrics};
     if ((rc = fl_gateway_start(&deps, &srv->gateway)))
@@ -320,6 +342,15 @@ static int stop(struct server *srv)
         pthread_mutex_unlock(&srv->stop_lock);
         pthread_join(srv->maintenance, NULL);
     }
+    if (srv->delivery) {
+        /* After the gateway: nothing appends any more, so the drain reaches the stream head.
+         * A failed final flush loses nothing (the records stay in the stream). */
+        int64_t t0 = fl_time_mono_us();
+        if (fl_delivery_stop(srv->delivery, srv->cfg.drain_timeout_s * FL_US_PER_SEC) == 0)
+            FL_INFO(MODULE, "flushed raw delivery in %.1f ms",
+                    (double)(fl_time_mono_us() - t0) / 1000.0);
+    }
+    fl_objstore_destroy(srv->lake);
     int r1 = fl_stream_close(srv->stream);
     int r2 = fl_stream_close(srv->dead_letters);
     rc = r1 ? r1 : r2;

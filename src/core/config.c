@@ -91,6 +91,24 @@ const fl_config_entry fl_config_table[] = {
      OFF(dead_letter_retention_age_s), 0, "Rejected records are kept this long (7 days)."},
     {"dead_letter.retention_bytes", FL_CFG_BYTES, "10GiB", 1 * MiB, 1024 * TiB, NULL,
      OFF(dead_letter_retention_bytes), 0, "Dead-letter log size bound; oldest deleted first."},
+    {"raw.buffer_bytes", FL_CFG_BYTES, "1MiB", 4 * KiB, 128 * MiB, NULL, OFF(raw_buffer_bytes), 0,
+     "Raw delivery flushes an event-time partition into a Parquet file when its buffered rows "
+     "reach this size (Firehose's buffering size; it allows 1-128 MiB). Memory is bounded by "
+     "about buffer_bytes x max_active_partitions per shard."},
+    {"raw.buffer_interval_s", FL_CFG_SECONDS, "60", 1, 3600, NULL, OFF(raw_buffer_interval_s), 0,
+     "...or when its first buffered row is this old, whichever comes first (Firehose's "
+     "buffering interval): bounds how stale the lake is at low rates."},
+    {"raw.max_active_partitions", FL_CFG_INT, "500", 1, 100000, NULL,
+     OFF(raw_max_active_partitions), 0,
+     "Event-time partitions (UTC hours) buffered at once per shard; a row for one more flushes "
+     "the least recently updated first. Firehose's limit for dynamic partitioning is 500; late "
+     "records from many old hours then cost small files, not unbounded memory."},
+    {"raw.codec", FL_CFG_ENUM, "gzip", 0, 0, "gzip|snappy|zstd|uncompressed", OFF(raw_codec),
+     SZ(raw_codec), "Compression of raw-data/ and errors/ Parquet files. GZIP is the seed "
+     "architecture's choice (Firehose's Parquet + GZIP) and every engine reads it."},
+    {"raw.poll_interval_ms", FL_CFG_INT, "100", 1, 10000, NULL, OFF(raw_poll_interval_ms), 0,
+     "How often an idle delivery consumer looks for new stream records and due flushes: 100 ms "
+     "is invisible next to a 60 s buffer interval and costs nothing when idle."},
     {"sim.demo_devices", FL_CFG_INT, "200", 1, 1000000, NULL, OFF(demo_devices), 0,
      "Trucks simulated by `serve --demo`."},
     {"sim.demo_rate", FL_CFG_INT, "200", 1, 10000000, NULL, OFF(demo_rate), 0,

@@ -46,6 +46,12 @@ typedef struct fl_config {
     /* [dead_letter] */
     int64_t dead_letter_retention_age_s;
     int64_t dead_letter_retention_bytes;
+    /* [raw] (raw delivery into the lake) */
+    int64_t raw_buffer_bytes;
+    int64_t raw_buffer_interval_s;
+    int64_t raw_max_active_partitions;
+    char raw_codec[16];
+    int64_t raw_poll_interval_ms;
     /* [sim] (used by serve --demo) */
     int64_t demo_devices;
     int64_t demo_rate;
