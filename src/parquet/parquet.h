@@ -145,6 +145,8 @@ typedef struct fl_pq_reader_limits {
     size_t page_bytes_max;     /* compressed or uncompressed page; 0 = 256 MiB */
     size_t column_chunk_rows_max; /* rows decoded at once; 0 = 64 Mi */
     size_t columns_max;        /* 0 = 4096 */
+    size_t column_chunk_bytes_max; /* decoded bytes of one read_column (value arrays, validity,
+                                      string bytes); 0 = 1 GiB */
 } fl_pq_reader_limits;
 
 typedef struct fl_pq_reader fl_pq_reader;
