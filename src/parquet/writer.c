@@ -9,9 +9,20 @@
 
 #include "parquet/writer_int.h"
 
-/* Rows appended between row-group size checks: small enough that a row group overshoots
- * row_group_bytes by little, large enough that the check costs nothing. */
+/* Rows appended between row-group size checks: at most 8192 (the check then costs nothing)
+ * and few enough that a slice is about an eighth of row_group_bytes, so a row group
+ * overshoots its bound by little. */
 #define APPEND_SLICE_ROWS 8192
+
+static size_t slice_rows(const fl_pq_writer *w)
+{
+    size_t row_bytes = 1;
+    for (size_t c = 0; c < w->meta.column_count; c++)
+        row_bytes += w->meta.columns[c].physical == FL_PQ_BYTE_ARRAY
+                         ? 24 : pq_physical_width(w->meta.columns[c].physical);
+    size_t n = w->opts.row_group_bytes / 8 / row_bytes;
+    return n < 1 ? 1 : n > APPEND_SLICE_ROWS ? APPEND_SLICE_ROWS : n;
+}
 
 int pq_emit(fl_pq_writer *w, const void *p, size_t n)
 {
@@ -123,6 +134,8 @@ int fl_pq_writer_create(const fl_pq_column_def *columns, size_t column_count,
 
 static int validate_batch(const fl_pq_writer *w, const fl_pq_column_values *cv, size_t rows)
 {
+    if (rows == 0)
+        return 0;
     for (size_t c = 0; c < w->meta.column_count; c++) {
         const fl_pq_column_def *def = &w->meta.columns[c];
         if (rows && !cv[c].values)
@@ -257,8 +270,9 @@ int fl_pq_writer_write(fl_pq_writer *w, const fl_pq_column_values *columns, size
     if (w->finished || (!columns && rows))
         return FL_EINVAL;
     int rc = validate_batch(w, columns, rows);
+    size_t slice = slice_rows(w);
     for (size_t first = 0; !rc && first < rows;) {
-        size_t n = rows - first < APPEND_SLICE_ROWS ? rows - first : APPEND_SLICE_ROWS;
+        size_t n = rows - first < slice ? rows - first : slice;
         for (size_t c = 0; !rc && c < w->meta.column_count; c++)
             rc = append_column(w, c, &columns[c], first, n);
         if (rc)
