@@ -27,6 +27,7 @@ release: deps
 
 debug:
 	@scripts/install-deps.sh test
+	@scripts/install-test-npm.sh
 	@cmake -S . -B $(BUILD_TEST) -DCMAKE_BUILD_TYPE=Debug -DFL_SANITIZE=address,undefined >/dev/null
 	@cmake --build $(BUILD_TEST) -j$(JOBS)
 

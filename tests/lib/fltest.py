@@ -174,3 +174,63 @@ class Checks:
     def finish(self):
         print(f"{self.passed} passed, {self.failed} failed", flush=True)
         sys.exit(1 if self.failed else 0)
+
+
+# ---- the lake: DuckDB as an independent Parquet reader, meta.db's catalog ----------------------
+
+SOURCE_DIR = os.environ.get("FL_SOURCE_DIR") or os.path.join(os.path.dirname(__file__), "..", "..")
+_duck_ready = False
+
+
+def duck(*sqls, timeout=120):
+    """Run SQL statements in an in-memory DuckDB (tests/lib/duck.js) and return the rows of the
+    last one as a list of dicts. Installs the pinned npm package on first use if needed."""
+    global _duck_ready
+    if not _duck_ready:
+        subprocess.run(["bash", os.path.join(SOURCE_DIR, "scripts", "install-test-npm.sh")],
+                       check=True, timeout=600)
+        _duck_ready = True
+    p = subprocess.run(["node", os.path.join(SOURCE_DIR, "tests", "lib", "duck.js"), *sqls],
+                       capture_output=True, text=True, timeout=timeout)
+    if p.returncode != 0:
+        raise AssertionError(f"duck.js failed ({p.returncode}): {p.stderr}\nSQL: {sqls}")
+    return json.loads(p.stdout)
+
+
+def sql_str(s):
+    """A SQL string literal."""
+    return "'" + s.replace("'", "''") + "'"
+
+
+def catalog_files(data, table=None):
+    """lake_files rows of meta.db (read-only, safe while serve runs) as dicts."""
+    import sqlite3
+    db = sqlite3.connect(f"file:{os.path.join(data, 'meta.db')}?mode=ro", uri=True, timeout=30)
+    try:
+        db.row_factory = sqlite3.Row
+        q = "SELECT * FROM lake_files"
+        rows = db.execute(q + " WHERE table_name = ?", (table,)) if table else db.execute(q)
+        return [dict(r) for r in rows]
+    finally:
+        db.close()
+
+
+def lake_files_on_disk(data, prefix):
+    """Keys of published objects under <data>/lake/<prefix> (temp files excluded)."""
+    root = os.path.join(data, "lake")
+    out = []
+    for d, _, names in os.walk(os.path.join(root, prefix)):
+        for n in names:
+            if not n.endswith(".tmp"):
+                out.append(os.path.relpath(os.path.join(d, n), root))
+    return sorted(out)
+
+
+def wait_for(cond, timeout=60, interval=0.2, what="condition"):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = cond()
+        if v:
+            return v
+        time.sleep(interval)
+    raise AssertionError(f"timed out waiting for {what}")
