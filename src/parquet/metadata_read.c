@@ -144,6 +144,8 @@ static int leaf_column(const schema_elem *s, fl_pq_column_def *c)
 {
     if (s->num_children > 0 || s->type < 0)
         return FL_EUNSUPPORTED; /* nested group */
+    if (!s->name.ptr)
+        return FL_ECORRUPT; /* name is required */
     if (s->repetition != 0 && s->repetition != 1)
         return s->repetition == -1 ? FL_ECORRUPT : FL_EUNSUPPORTED;
     if (s->type != FL_PQ_BOOLEAN && s->type != FL_PQ_INT32 && s->type != FL_PQ_INT64 &&
