@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# bench/run.sh BUILD_DIR — fleetlake's benchmarks (`make bench`). Prints one table per
+# benchmark; copy the figures into docs/PERFORMANCE.md with the date and the command.
+#   FL_BENCH_SECONDS   duration of each end-to-end run (default 60)
+#   FL_BENCH_ONLY      run one benchmark: decode | e2e
+set -euo pipefail
+build=${1:-build-release}
+here=$(cd "$(dirname "$0")" && pwd)
+export FL_BENCH_SECONDS=${FL_BENCH_SECONDS:-60}
+only=${FL_BENCH_ONLY:-}
+
+echo "fleetlake benchmarks — $(date -u +%Y-%m-%dT%H:%M:%SZ) — $(nproc) cores, $(uname -r)"
+if [ -z "$only" ] || [ "$only" = decode ]; then
+  echo
+  echo "== decode + validate (single thread) =="
+  "$build/bench_decode"
+fi
+if [ -z "$only" ] || [ "$only" = e2e ]; then
+  echo
+  echo "== end to end: fleetlake sim -> serve (fsync) vs InfluxDB 1.6, ${FL_BENCH_SECONDS}s each =="
+  python3 "$here/e2e.py" "$build/fleetlake"
+fi
