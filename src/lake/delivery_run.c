@@ -73,7 +73,8 @@ static void drain(struct consumer_thread *t, fl_stream_reader *r, fl_stream_reco
 {
     fl_delivery *d = t->d;
     int rc = 0;
-    while (fl_time_mono_us() < d->drain_deadline_us) {
+    /* Not while a failed commit backs off: reading on would only grow the buffers. */
+    while (fl_time_mono_us() < d->drain_deadline_us && lake_consumer_backoff_left(t->core) == 0) {
         if (!have_held) {
             rc = fl_stream_reader_next(r, held);
             if (rc <= 0)

@@ -39,8 +39,7 @@ static inline void lt_tmpdir(const char *name, char *root, size_t n)
     if (!base || !*base)
         base = "/tmp";
     mkdir(base, 0755);
-    snprintf(root, n, "%s/%s-XXXXXX", base, name);
-    if (!mkdtemp(root))
+    if (snprintf(root, n, "%s/%s-XXXXXX", base, name) >= (int)n || !mkdtemp(root))
         abort();
 }
 
@@ -57,7 +56,8 @@ static inline int lt_count_files(const char *dir, const char *suffix)
         if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
             continue;
         char sub[PATH_MAX];
-        snprintf(sub, sizeof sub, "%s/%s", dir, e->d_name);
+        if (snprintf(sub, sizeof sub, "%s/%s", dir, e->d_name) >= (int)sizeof sub)
+            continue;
         struct stat st;
         if (stat(sub, &st))
             continue;
@@ -74,7 +74,8 @@ static inline int lt_count_files(const char *dir, const char *suffix)
 static inline int lt_exists(const char *root, const char *key)
 {
     char p[PATH_MAX];
-    snprintf(p, sizeof p, "%s/%s", root, key);
+    if (snprintf(p, sizeof p, "%s/%s", root, key) >= (int)sizeof p)
+        return 0;
     struct stat st;
     return stat(p, &st) == 0;
 }
