@@ -77,8 +77,34 @@ uint32_t fl_crc32c(uint32_t crc, const void *p, size_t n)
     return fl_crc32c_sw(crc, p, n);
 }
 
+/* OpenSSL 3 looks an algorithm up by name, and allocates a context, on every
+ * EVP_Digest(EVP_md5()) call: about a fifth of the ingest path's CPU when profiled (one MD5 per
+ * record). So the algorithm is fetched once and each thread keeps one context, freed when the
+ * thread exits. */
+static EVP_MD *md5_algorithm;
+static pthread_key_t md5_ctx_key;
+static pthread_once_t md5_once = PTHREAD_ONCE_INIT;
+static __thread EVP_MD_CTX *md5_ctx;
+
+static void free_md5_ctx(void *ctx)
+{
+    EVP_MD_CTX_free(ctx);
+}
+
+static void md5_init_once(void)
+{
+    md5_algorithm = EVP_MD_fetch(NULL, "MD5", NULL);
+    (void)pthread_key_create(&md5_ctx_key, free_md5_ctx);
+}
+
 void fl_md5(const void *p, size_t n, unsigned char out[16])
 {
+    pthread_once(&md5_once, md5_init_once);
+    if (!md5_ctx && (md5_ctx = EVP_MD_CTX_new()))
+        (void)pthread_setspecific(md5_ctx_key, md5_ctx);
     unsigned int len = 16;
-    EVP_Digest(p, n, out, &len, EVP_md5(), NULL);
+    if (md5_algorithm && md5_ctx && EVP_DigestInit_ex2(md5_ctx, md5_algorithm, NULL) &&
+        EVP_DigestUpdate(md5_ctx, p, n) && EVP_DigestFinal_ex(md5_ctx, out, &len))
+        return;
+    EVP_Digest(p, n, out, &len, EVP_md5(), NULL); /* out of memory: the slow path */
 }
