@@ -147,8 +147,8 @@ static int buf_fit(fl_stream_reader *r, size_t n)
 /* Read and verify the next batch into r->buf. 1 loaded, 0 none yet, or a negative error. */
 static int reader_load_batch(fl_stream_reader *r)
 {
-    int fd;
-    int64_t end;
+    int fd = -1;
+    int64_t end = 0;
     pthread_mutex_lock(&r->shard->lock);
     int rc = reader_locate(r, &fd, &end);
     int64_t off = r->offset;

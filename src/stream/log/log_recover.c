@@ -64,7 +64,7 @@ static int window_get(struct window *w, int64_t off, size_t n, const unsigned ch
  * fails validation (*what says how), or another negative error. */
 static int batch_at(struct window *w, int64_t off, fl_log_batch_header *h, const char **what)
 {
-    const unsigned char *p;
+    const unsigned char *p = NULL;
     int rc = window_get(w, off, FL_LOG_BATCH_HEADER_BYTES, &p);
     if (rc <= 0) {
         *what = "incomplete batch header";
@@ -421,7 +421,7 @@ int fl_log_shard_recover(fl_stream *s, fl_log_shard *sh, fl_stream_recovery_repo
  * exist, so a problem that remains is corruption rather than an append in progress. */
 static int refresh_tail(fl_log_segment *seg, int sealed)
 {
-    int64_t size;
+    int64_t size = 0;
     int rc = file_size(seg->fd, &size);
     if (rc)
         return rc;

@@ -39,7 +39,7 @@ static void check_file(const char *name)
     char path[1024];
     const char *src = getenv("FL_SOURCE_DIR");
     snprintf(path, sizeof path, "%s/tests/unit/parquet/fixtures/%s", src ? src : ".", name);
-    size_t n;
+    size_t n = 0;
     unsigned char *p = tu_read_file(path, &n);
     assert_non_null(p);
     tu_file f;

@@ -148,7 +148,7 @@ static void delta_round_trip64(const int64_t *v, size_t n)
 static void test_delta(void **state)
 {
     (void)state;
-    int64_t v[1000];
+    int64_t v[1000] = {0};
     for (size_t n = 0; n < 300; n += 7) {
         for (size_t i = 0; i < n; i++)
             v[i] = (int64_t)i * 1000 - 5000;
