@@ -301,15 +301,14 @@ fl_catalog_filter fl_catalog_filter_table(const char *table_name)
 /* WHERE clause with ?1..?7 so every filter shape shares one statement text: a field equal to
  * -1 (or NULL) matches anything. */
 #define FILTER_WHERE                                                                               \
-    " WHERE table_name = ?1 AND (?2 = -1 OR year = ?2) AND (?3 = -1 OR month = ?3)"               \
+    " WHERE (?1 IS NULL OR table_name = ?1) AND (?2 = -1 OR year = ?2) AND (?3 = -1 OR month = ?3)"               \
     " AND (?4 = -1 OR day = ?4) AND (?5 = -1 OR hour = ?5) AND (?6 = -1 OR shard = ?6)"           \
     " AND (?7 IS NULL OR state = ?7)"
 
 static int bind_filter(sqlite3_stmt *st, const fl_catalog_filter *flt)
 {
-    if (!flt->table_name)
-        return FL_EINVAL;
-    int b = sqlite3_bind_text(st, 1, flt->table_name, -1, SQLITE_TRANSIENT) |
+    int b = (flt->table_name ? sqlite3_bind_text(st, 1, flt->table_name, -1, SQLITE_TRANSIENT)
+                             : sqlite3_bind_null(st, 1)) |
             sqlite3_bind_int(st, 2, flt->year) | sqlite3_bind_int(st, 3, flt->month) |
             sqlite3_bind_int(st, 4, flt->day) | sqlite3_bind_int(st, 5, flt->hour) |
             sqlite3_bind_int(st, 6, flt->shard) |

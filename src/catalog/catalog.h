@@ -88,7 +88,7 @@ FL_MUST_USE int fl_catalog_file_retire(fl_catalog *c, const char *path, int64_t 
 
 /* Which rows a query returns. Fields -1 (or NULL strings) match anything. */
 typedef struct fl_catalog_filter {
-    const char *table_name; /* required */
+    const char *table_name; /* NULL: every table */
     int32_t year, month, day, hour;
     int32_t shard;
     const char *state; /* NULL: any state */
