@@ -73,7 +73,8 @@ with open(segs[0], "r+b") as f:
     f.write(bytes([b[0] ^ 0x01]))
 p = fltest.run_cli("check", "--data", data, check=False)
 c.eq(p.returncode, 1, "stream corruption is a problem")
-c.check("shard-0000" in p.stdout and "corruption" in p.stdout, "corrupt shard reported: " + p.stdout[:600])
+c.check(any(l.startswith("PROBLEM") and "stream shard-0000" in l and "corruption" in l
+            for l in p.stdout.splitlines()), "corrupt shard reported: " + p.stdout[:600])
 p = fltest.run_cli("check", "--data", data + "/nope", check=False)
 c.eq(p.returncode, 2, "missing data dir is a usage error")
 c.finish()

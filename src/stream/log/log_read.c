@@ -16,6 +16,13 @@ static fl_log_segment *segment_for(fl_log_shard *sh, uint64_t want_seq, int time
                                    int64_t min_arrival_us)
 {
     for (fl_log_segment *seg = sh->head; seg; seg = seg->next) {
+        /* A read-only view keeps a corrupt sealed segment up to its bad batch. If the wanted
+         * position may lie in the unreadable part (seqs up to the next segment's base; any
+         * arrival time), stop here so the reader reports FL_ECORRUPT instead of silently
+         * skipping to the next segment. */
+        if (seg->corrupt_offset >= 0 &&
+            (time_filter || !seg->next || seg->next->base_seq > want_seq))
+            return seg;
         if (!seg->records)
             continue;
         if (time_filter ? seg->max_arrival_us >= min_arrival_us : seg->last_seq >= want_seq)
