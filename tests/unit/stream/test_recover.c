@@ -279,6 +279,19 @@ static void read_only_open_changes_nothing(void **state)
     assert_int_equal(tu_count_from(s, 0, FL_STREAM_AFTER_SEQUENCE_NUMBER, first_last, NULL, 0),
                      40 - (long)first_last);
     assert_int_equal(fl_stream_close(s), 0);
+
+    /* damage in the very first batch: nothing of the segment is readable, and the reader
+     * must still stop there with FL_ECORRUPT rather than start at the next segment */
+    flip_byte(first, 100); /* undo */
+    flip_byte(first, 10);  /* inside the first batch header */
+    s = open_ok(&ro, &rep);
+    assert_int_equal(fl_stream_reader_open(s, 0, FL_STREAM_TRIM_HORIZON, 0, &r), 0);
+    assert_int_equal(fl_stream_reader_next(r, &rec), FL_ECORRUPT);
+    fl_stream_reader_close(r);
+    assert_int_equal(fl_stream_reader_open(s, 0, FL_STREAM_AT_TIMESTAMP, 0, &r), 0);
+    assert_int_equal(fl_stream_reader_next(r, &rec), FL_ECORRUPT);
+    fl_stream_reader_close(r);
+    assert_int_equal(fl_stream_close(s), 0);
     assert_int_equal(tu_file_size(first), first_size);
     assert_int_equal(tu_file_size(last), last_size);
     assert_int_equal(tu_count_files(sdir, ".seg"), nseg);
