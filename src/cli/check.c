@@ -87,8 +87,9 @@ static int decode_payload(const fl_stream_record *r)
 
 static void check_quarantine(struct check *c, const char *dir)
 {
-    char q[4200];
-    snprintf(q, sizeof q, "%s/quarantine", dir);
+    char q[4300];
+    if (snprintf(q, sizeof q, "%s/quarantine", dir) >= (int)sizeof q)
+        return;
     DIR *d = opendir(q);
     if (!d)
         return;
@@ -281,8 +282,9 @@ static int check_object(void *arg, const char *key, const fl_objstore_info *st)
 /* Incomplete uploads are invisible to list(); find "*.tmp" files by walking the directory. */
 static int walk_tmp(struct check *c, const char *root, const char *rel)
 {
-    char path[4200];
-    snprintf(path, sizeof path, "%s%s%s", root, rel[0] ? "/" : "", rel);
+    char path[8400];
+    if (snprintf(path, sizeof path, "%s%s%s", root, rel[0] ? "/" : "", rel) >= (int)sizeof path)
+        return -ENAMETOOLONG;
     DIR *d = opendir(path);
     if (!d)
         return 0;
@@ -292,8 +294,10 @@ static int walk_tmp(struct check *c, const char *root, const char *rel)
         if (e->d_name[0] == '.')
             continue;
         char sub[4200], full[8400];
-        snprintf(sub, sizeof sub, "%s%s%s", rel, rel[0] ? "/" : "", e->d_name);
-        snprintf(full, sizeof full, "%s/%s", root, sub);
+        if (snprintf(sub, sizeof sub, "%s%s%s", rel, rel[0] ? "/" : "", e->d_name) >=
+                (int)sizeof sub ||
+            snprintf(full, sizeof full, "%s/%s", root, sub) >= (int)sizeof full)
+            continue; /* deeper than any key the lake writes */
         struct stat st;
         if (lstat(full, &st))
             continue;
