@@ -35,9 +35,14 @@ foreach(src ${FL_FUZZERS})
   endif()
 endforeach()
 
-# Integration and fault tests: scripts under tests/integration and tests/fault named test_*.sh
-# or test_*.py, run against the built binary. Each gets FLEETLAKE_BIN and a scratch dir.
-foreach(kind integration fault)
+# fl_pq_tool: the Parquet interop tests' helper (write every variant, dump any file as JSON
+# lines, concatenate files); also used by bench/parquet_vs_duckdb.py. Not a test itself.
+add_executable(fl_pq_tool ${CMAKE_SOURCE_DIR}/tests/interop/pq_tool.c)
+target_link_libraries(fl_pq_tool PRIVATE fl)
+
+# Integration, interop and fault tests: scripts under tests/<kind>/ named test_*.sh or
+# test_*.py, run against the built binary. Each gets FLEETLAKE_BIN, FL_PQ_TOOL and a scratch dir.
+foreach(kind integration interop fault)
   file(GLOB FL_SCRIPT_TESTS CONFIGURE_DEPENDS
        ${CMAKE_SOURCE_DIR}/tests/${kind}/test_*.sh ${CMAKE_SOURCE_DIR}/tests/${kind}/test_*.py)
   foreach(src ${FL_SCRIPT_TESTS})
@@ -50,6 +55,6 @@ foreach(kind integration fault)
     endif()
     add_test(NAME ${kind}/${name} COMMAND ${cmd})
     set_tests_properties(${kind}/${name} PROPERTIES LABELS ${kind} TIMEOUT 900
-      ENVIRONMENT "FLEETLAKE_BIN=$<TARGET_FILE:fleetlake>;FL_TEST_TMP=${CMAKE_BINARY_DIR}/tmp;FL_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
+      ENVIRONMENT "FLEETLAKE_BIN=$<TARGET_FILE:fleetlake>;FL_PQ_TOOL=$<TARGET_FILE:fl_pq_tool>;FL_TEST_TMP=${CMAKE_BINARY_DIR}/tmp;FL_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
   endforeach()
 endforeach()
