@@ -13,6 +13,7 @@ static const struct {
     {"serve", fl_cli_serve, "run the server (HTTP ingest, durable stream)"},
     {"stream", fl_cli_stream, "list shards or read records from the stream"},
     {"check", fl_cli_check, "verify the stream, meta.db and the lake against its catalog"},
+    {"compact", fl_cli_compact, "merge closed hours' small lake files into large sorted ones"},
     {"sim", fl_sim_main, "fleet simulator and load generator"},
 };
 

@@ -1,5 +1,5 @@
 /* serve.c — `fleetlake serve`: load the configuration, recover the stream, start raw delivery
- * into the lake, the HTTP gateway and the periodic maintenance, and on SIGTERM/SIGINT drain
+ * into the lake, compaction, the HTTP gateway and the periodic maintenance, and on SIGTERM/SIGINT drain
  * in-flight requests, flush delivery, fsync and exit 0. This is where the process's long-lived objects are created and destroyed,
  * in dependency order. */
 #include <errno.h>
@@ -36,6 +36,7 @@ struct server {
     fl_metrics *metrics;
     fl_objstore *lake;
     fl_delivery *delivery;
+    fl_compaction *compaction;
     fl_gateway *gateway;
     pthread_t maintenance;
     int maintenance_started;
@@ -283,6 +284,26 @@ static int start_delivery(struct server *srv)
     return rc;
 }
 
+/* Compaction of closed hours (compact_run.c), serialised with `fleetlake compact` through
+ * <data>/compact.lock. */
+static int start_compaction(struct server *srv)
+{
+    if (strcmp(srv->cfg.compaction_enabled, "on") != 0) {
+        FL_INFO(MODULE, "compaction disabled (compaction.enabled = off)");
+        return 0;
+    }
+    char meta[4200], lock[4200];
+    int rc = fl_cli_path(meta, sizeof meta, srv->cfg.data_dir, "meta.db");
+    if (!rc)
+        rc = fl_cli_path(lock, sizeof lock, srv->cfg.data_dir, "compact.lock");
+    if (rc)
+        return rc;
+    fl_compaction_deps deps = {&srv->cfg, srv->lake, meta, lock, srv->metrics};
+    if ((rc = fl_compaction_start(&deps, &srv->compaction)))
+        FL_ERROR(MODULE, "cannot start compaction: %s", fl_strerror(rc));
+    return rc;
+}
+
 static int start(struct server *srv)
 {
     int rc = fl_fs_mkdir_p(srv->cfg.data_dir, 0755);
@@ -297,7 +318,8 @@ static int start(struct server *srv)
         (rc = open_stream(&srv->cfg, "dead-letters", 1, srv->cfg.dead_letter_retention_age_s,
                           srv->cfg.dead_letter_retention_bytes, &srv->dead_letters)))
         return rc;
-    if ((rc = fl_metrics_create(&srv->metrics)) || (rc = start_delivery(srv)))
+    if ((rc = fl_metrics_create(&srv->metrics)) || (rc = start_delivery(srv)) ||
+        (rc = start_compaction(srv)))
         return rc;
     fl_gateway_deps deps = {&srv->cfg, srv->stream, srv->dead_letters, srv->metrics};
     if ((rc = fl_gateway_start(&deps, &srv->gateway)))
@@ -335,6 +357,9 @@ static int stop(struct server *srv)
                     (double)(fl_time_mono_us() - t0) / 1000.0);
         fl_gateway_stop(srv->gateway);
     }
+    /* After the gateway (the only /metrics renderer: compaction's gauge collector goes with
+     * it); a partition being compacted is abandoned at its next check, nothing committed. */
+    fl_compaction_stop(srv->compaction);
     if (srv->maintenance_started) {
         pthread_mutex_lock(&srv->stop_lock);
         srv->stopping = 1;

@@ -111,6 +111,41 @@ const fl_config_entry fl_config_table[] = {
     {"raw.poll_interval_ms", FL_CFG_INT, "100", 1, 10000, NULL, OFF(raw_poll_interval_ms), 0,
      "How often an idle delivery consumer looks for new stream records and due flushes: 100 ms "
      "is invisible next to a 60 s buffer interval and costs nothing when idle."},
+    {"compaction.enabled", FL_CFG_ENUM, "on", 0, 0, "on|off", OFF(compaction_enabled),
+     SZ(compaction_enabled),
+     "Whether `serve` compacts closed hours of raw-data/ and errors/ by itself. Delivery writes "
+     "one small file per shard per flush (60 per hour per shard at the defaults); engines pay "
+     "per file opened, so merging them is what keeps queries fast. `fleetlake compact` works "
+     "either way."},
+    {"compaction.interval_s", FL_CFG_SECONDS, "300", 1, 86400, NULL, OFF(compaction_interval_s),
+     0,
+     "Time between two compaction passes of `serve` (the first runs one interval after start, "
+     "so a restart loop never competes with delivery's recovery). An hour closes once an hour; "
+     "5 minutes finds it soon after, and an idle pass costs one catalog query."},
+    {"compaction.close_after_s", FL_CFG_SECONDS, "2h", 0, 30 * 86400, NULL,
+     OFF(compaction_close_after_s), 0,
+     "An hour is compacted once it ended this long ago. It must exceed raw.buffer_interval_s "
+     "(at most 1 h: the last files of the hour are still being flushed) plus the lateness most "
+     "late records have (minutes); 2 h covers both. Records later still are safe: they land in "
+     "new small files that the next pass merges."},
+    {"compaction.target_bytes", FL_CFG_BYTES, "128MiB", 64 * KiB, 4 * GiB, NULL,
+     OFF(compaction_target_bytes), 0,
+     "Size compaction aims its output files at (an hour smaller than this becomes one file); "
+     "files of at least this size are left alone. 128 MiB is the row-group and file size "
+     "Spark, Trino and Athena read most efficiently: big enough to amortise opening a file, "
+     "small enough to split across workers."},
+    {"compaction.memory_bytes", FL_CFG_BYTES, "512MiB", 64 * KiB, 64 * GiB, NULL,
+     OFF(compaction_memory_bytes), 0,
+     "Decoded rows compaction holds in memory per partition. An hour that fits becomes globally "
+     "sorted files; a bigger one is written as several runs, each sorted. 512 MiB holds about "
+     "2 million raw rows (a busy hour of a 500-truck fleet at one reading a second) and is "
+     "a fraction of a small server's memory."},
+    {"compaction.retire_grace_s", FL_CFG_SECONDS, "1h", 0, 7 * 86400, NULL,
+     OFF(compaction_retire_grace_s), 0,
+     "Files replaced by compaction are deleted this long after the swap, so a query that "
+     "listed them just before it can still read them. Queries are bounded by timeouts of "
+     "minutes; an hour leaves ample margin while bounding the extra disk to about one hour of "
+     "compacted input."},
     {"sim.demo_devices", FL_CFG_INT, "200", 1, 1000000, NULL, OFF(demo_devices), 0,
      "Trucks simulated by `serve --demo`."},
     {"sim.demo_rate", FL_CFG_INT, "200", 1, 10000000, NULL, OFF(demo_rate), 0,

@@ -52,6 +52,13 @@ typedef struct fl_config {
     int64_t raw_max_active_partitions;
     char raw_codec[16];
     int64_t raw_poll_interval_ms;
+    /* [compaction] */
+    char compaction_enabled[8];
+    int64_t compaction_interval_s;
+    int64_t compaction_close_after_s;
+    int64_t compaction_target_bytes;
+    int64_t compaction_memory_bytes;
+    int64_t compaction_retire_grace_s;
     /* [sim] (used by serve --demo) */
     int64_t demo_devices;
     int64_t demo_rate;

@@ -83,4 +83,115 @@ FL_MUST_USE int fl_delivery_start(const fl_delivery_deps *deps, fl_delivery **ou
  * gateway, the only renderer, first). Accepts NULL. */
 int fl_delivery_stop(fl_delivery *d, int64_t timeout_us);
 
+/* ---- compaction ------------------------------------------------------------------------------ */
+
+/* Compaction (compact.c, compact_run.c; docs/lake.md "Compaction") merges the small files of a
+ * closed hour into files of about target_bytes sorted by (device_id, timestamp) (rejected
+ * records: by received_at), publishes them, then in ONE catalog transaction inserts their rows
+ * and retires the inputs; retired files are deleted after a grace period. Output keys:
+ *     <prefix>/year=Y/month=M/day=D/hour=H/compacted-<hash of the input keys>-<n>.parquet
+ * deterministic for a given set of inputs, so a rerun after a crash derives the same names. */
+
+typedef struct fl_compactor fl_compactor;
+
+/* One partition a pass would compact. */
+typedef struct fl_compact_item {
+    const char *table_name; /* static string */
+    const char *prefix;     /* static string */
+    fl_lake_partition partition;
+    size_t files;            /* inputs: live files below target_bytes */
+    int64_t bytes, rows;     /* of the inputs */
+    size_t files_kept;       /* live files at or above target_bytes, left alone */
+    size_t expected_outputs; /* estimate */
+} fl_compact_item;
+
+typedef struct fl_compact_plan {
+    fl_compact_item *items; /* sorted by table, then hour */
+    size_t count;
+    int64_t files, bytes, rows; /* totals over items */
+} fl_compact_plan;
+
+/* What a pass (or one partition) did. */
+typedef struct fl_compact_stats {
+    uint64_t partitions, files_in, files_out, bytes_in, bytes_out, rows;
+    uint64_t failures;        /* partitions that failed (left as they were) */
+    uint64_t retired_deleted; /* retired files deleted after their grace */
+    uint64_t orphans_removed; /* uncatalogued compacted-* files removed by recovery */
+} fl_compact_stats;
+
+/* Progress of a pass, reported after each input file read and each partition done. */
+typedef struct fl_compact_progress {
+    const fl_compact_item *item;
+    size_t item_index, item_count;
+    int64_t files_done, files_total; /* input files of the whole pass */
+    int64_t bytes_done, bytes_total;
+    int64_t elapsed_us;
+    int partition_done; /* 1 when the call reports a finished partition */
+} fl_compact_progress;
+typedef void (*fl_compact_progress_fn)(void *ctx, const fl_compact_progress *p);
+
+typedef struct fl_compact_options {
+    fl_objstore *store;     /* the lake; borrowed */
+    const char *meta_path;  /* meta.db; the compactor opens its own connection */
+    const char *table_name; /* NULL: raw_sensor_data and rejected_records */
+    const char *codec;      /* "gzip" (raw.codec) */
+    int64_t target_bytes;   /* compaction.target_bytes */
+    int64_t memory_bytes;   /* compaction.memory_bytes */
+    int64_t close_after_us; /* compaction.close_after_s */
+    int64_t retire_grace_us;
+    int include_open_hours; /* also hours not closed yet (`compact --all`) */
+    int64_t (*clock)(void *ctx); /* wall clock, µs since the epoch; NULL = fl_time_now_us */
+    void *clock_ctx;
+    const _Atomic int *stop; /* may be NULL; checked between partitions and input files */
+    fl_metrics *metrics;     /* may be NULL; families registered once per compactor */
+    fl_compact_progress_fn progress; /* may be NULL */
+    void *progress_ctx;
+} fl_compact_options;
+
+/* Fill the sizes, times and codec of o from cfg ([compaction] and raw.codec). */
+void fl_compact_options_from_config(const fl_config *cfg, fl_compact_options *o);
+
+/* Open the catalog and register metrics. *out is owned by the caller (fl_compactor_destroy). */
+FL_MUST_USE int fl_compactor_create(const fl_compact_options *o, fl_compactor **out);
+/* Accepts NULL. */
+void fl_compactor_destroy(fl_compactor *c);
+/* Remove what a crashed compaction left: uncatalogued compacted-* objects (published, never
+ * committed; invisible, each logged) and incomplete compacted-* puts. Hold the compaction lock:
+ * another compactor's puts in flight would look the same. */
+FL_MUST_USE int fl_compactor_recover(fl_compactor *c, fl_compact_stats *stats);
+/* The partitions a pass would compact now. Free with fl_compact_plan_free. */
+FL_MUST_USE int fl_compactor_plan(fl_compactor *c, fl_compact_plan *out);
+void fl_compact_plan_free(fl_compact_plan *p);
+/* Compact one planned partition (its inputs are re-read from the catalog). Returns 0, FL_EAGAIN
+ * when the plan is stale (its inputs changed: nothing done), FL_ESTOPPED when the stop flag was
+ * raised (nothing committed), or the error that made it fail (nothing committed, inputs live). */
+FL_MUST_USE int fl_compactor_compact(fl_compactor *c, const fl_compact_item *item,
+                                     fl_compact_stats *stats);
+/* Delete retired files whose grace period has passed (their catalog rows stay). */
+FL_MUST_USE int fl_compactor_delete_retired(fl_compactor *c, fl_compact_stats *stats);
+/* A whole pass: plan, compact every item (a failed one is logged, counted and skipped), then
+ * delete expired retired files. Returns 0, FL_ESTOPPED, or the first planning/catalog error. */
+FL_MUST_USE int fl_compactor_pass(fl_compactor *c, fl_compact_stats *stats);
+
+/* The lock that serialises compactors on a data directory (flock on <data>/compact.lock):
+ * serve holds it during a pass, `fleetlake compact` for its run. wait_us 0: fail at once with
+ * FL_EAGAIN if held; otherwise poll until then (FL_TIMEOUT). *fd receives the lock. */
+FL_MUST_USE int fl_compact_lock(const char *path, int64_t wait_us, int *fd);
+void fl_compact_unlock(int fd);
+
+/* serve's compaction thread: a pass every compaction.interval_s under the lock (skipped while
+ * another compactor holds it), the first one interval after start. */
+typedef struct fl_compaction fl_compaction;
+typedef struct fl_compaction_deps {
+    const fl_config *cfg;  /* borrowed for the thread's life */
+    fl_objstore *store;    /* borrowed */
+    const char *meta_path; /* copied */
+    const char *lock_path; /* copied */
+    fl_metrics *metrics;   /* may be NULL */
+} fl_compaction_deps;
+FL_MUST_USE int fl_compaction_start(const fl_compaction_deps *deps, fl_compaction **out);
+/* Raise the stop flag (the running partition is abandoned at its next check, nothing
+ * committed) and join the thread. Accepts NULL. */
+void fl_compaction_stop(fl_compaction *c);
+
 #endif

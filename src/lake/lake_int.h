@@ -202,4 +202,24 @@ FL_MUST_USE int lake_consumer_flush_all(lake_consumer *c, enum lake_flush_reason
 /* µs to wait before flushing may be retried after a failure (0: not in backoff). */
 int64_t lake_consumer_backoff_left(const lake_consumer *c);
 
+/* ---- compaction internals -------------------------------------------------------------------- */
+
+/* Key of compaction output number index of the input set with hash:
+ * "<prefix>/year=Y/month=M/day=D/hour=H/compacted-<16 hex digits>-<index>.parquet". */
+FL_MUST_USE int lake_compacted_key(char *buf, size_t n, const char *prefix, fl_lake_partition p,
+                                   uint64_t hash, size_t index);
+/* 1 if key's file name is a compaction output's ("compacted-*.parquet"). */
+int lake_is_compacted_key(const char *key);
+/* Hash naming the outputs of a set of input keys (given sorted): FNV-1a over "key\n"... */
+uint64_t lake_compact_inputs_hash(char *const *keys, size_t n);
+
+/* Crash simulation for unit tests: called at each step; a non-zero return makes the partition's
+ * compaction return that code at once, leaving everything as a kill -9 there would. */
+enum lake_compact_step {
+    LAKE_COMPACT_AFTER_PUBLISH, /* outputs published, catalog transaction not started */
+    LAKE_COMPACT_AFTER_COMMIT,  /* transaction committed */
+};
+typedef int (*lake_compact_crash_fn)(void *ctx, enum lake_compact_step step);
+void lake_compactor_set_crash_hook(fl_compactor *c, lake_compact_crash_fn fn, void *ctx);
+
 #endif
