@@ -111,6 +111,10 @@ void fl_pq_reader_destroy(fl_pq_reader *r)
         fl_buf_free(&r->slots[c].arena);
     }
     fl_free(r->slots);
+    fl_free(r->scratch.body);
+    fl_free(r->scratch.page);
+    fl_free(r->scratch.header);
+    fl_free(r->scratch.levels);
     pq_meta_free(&r->meta);
     fl_free(r->footer);
     fl_free(r);

@@ -1,6 +1,7 @@
 /* reader_column.c — decodes one column chunk for fl_pq_reader_read_column. Pages are read one
  * at a time through the source (header first, with a window that grows only while the header
- * is truncated, then the body), so memory is one page plus the decoded column. Supported:
+ * is truncated, then the body), so memory is one page plus the decoded column (page buffers
+ * and the decoded arrays are kept and reused by the next read). Supported:
  * an optional dictionary page first; data pages v1 (levels inside the compressed body, RLE
  * with a 4-byte length) and v2 (levels uncompressed before the body); value encodings PLAIN,
  * PLAIN_DICTIONARY/RLE_DICTIONARY, RLE (booleans), DELTA_BINARY_PACKED,
@@ -55,17 +56,25 @@ static int ensure_scratch(chunk_ctx *c, size_t n)
     return 0;
 }
 
-/* Append decoded slices' bytes to the arena, leaving offsets in ptr. */
+/* Append decoded slices' bytes to the arena, leaving offsets in ptr. The total is checked
+ * and reserved first, so the copy loop is plain memcpy. */
 static int copy_to_arena(chunk_ctx *c, fl_slice *s, size_t n)
 {
     fl_buf *a = &c->slot->arena;
+    size_t total = 0, room = c->r->limits.column_chunk_bytes_max - a->len;
     for (size_t i = 0; i < n; i++) {
-        if (s[i].len > c->r->limits.column_chunk_bytes_max - a->len)
+        if (s[i].len > room - total)
             return FL_ELIMIT;
+        total += s[i].len;
+    }
+    int rc = fl_buf_reserve(a, total);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
         size_t off = a->len;
-        int rc = fl_buf_append(a, s[i].ptr, s[i].len);
-        if (rc)
-            return rc;
+        if (s[i].len)
+            memcpy(a->data + off, s[i].ptr, s[i].len);
+        a->len += s[i].len;
         s[i].ptr = (const char *)(uintptr_t)off;
     }
     return 0;
@@ -83,11 +92,29 @@ static int decode_dict_indices(chunk_ctx *c, const unsigned char *p, size_t n, v
         rc = pq_rle_decode(p + 1, n - 1, p[0], c->scratch, count);
     if (rc)
         return rc;
-    for (size_t i = 0; i < count; i++) {
-        if (c->scratch[i] >= c->dict_count)
+    const uint32_t *idx = c->scratch;
+    for (size_t i = 0; i < count; i++)
+        if (idx[i] >= c->dict_count)
             return FL_ECORRUPT;
-        memcpy((char *)dst + i * c->width, (const char *)c->dict + c->scratch[i] * c->width,
-               c->width);
+    /* One loop per width, so each copy is a move of a known size rather than a memcpy call
+     * per value (which was the largest item of a scan's profile). */
+    switch (c->width) {
+    case 4:
+        for (size_t i = 0; i < count; i++)
+            ((uint32_t *)dst)[i] = ((const uint32_t *)c->dict)[idx[i]];
+        break;
+    case 8:
+        for (size_t i = 0; i < count; i++)
+            ((uint64_t *)dst)[i] = ((const uint64_t *)c->dict)[idx[i]];
+        break;
+    case sizeof(fl_slice):
+        for (size_t i = 0; i < count; i++)
+            ((fl_slice *)dst)[i] = ((const fl_slice *)c->dict)[idx[i]];
+        break;
+    default:
+        for (size_t i = 0; i < count; i++)
+            memcpy((char *)dst + i * c->width, (const char *)c->dict + idx[i] * c->width,
+                   c->width);
     }
     return 0;
 }
@@ -137,15 +164,46 @@ static int decode_values(chunk_ctx *c, int enc, const unsigned char *p, size_t n
     default:
         rc = FL_EUNSUPPORTED;
     }
-    if (!rc && ba)
+    /* Dictionary entries' bytes went to the arena once, with the dictionary page: indices
+     * copy slices that already hold arena offsets. */
+    if (!rc && ba && enc != PQ_ENC_PLAIN_DICTIONARY && enc != PQ_ENC_RLE_DICTIONARY)
         rc = copy_to_arena(c, dst, count);
     fl_buf_free(&tmp);
     return rc;
 }
 
-/* Spread nn dense values at dst over rows by validity (backwards, in place). */
+/* Spread nn dense values at dst over rows by validity (backwards, in place). Instantiated per
+ * width so the moves are inlined. */
+#define SPREAD_LOOP(T)                                                                          \
+    do {                                                                                        \
+        T *d = dst;                                                                             \
+        size_t j = nn;                                                                          \
+        for (size_t i = rows; i-- > 0 && j < i + 1;) { /* j == i + 1: the rest is in place */ \
+            if (valid[i])                                                                       \
+                d[i] = d[--j];                                                                  \
+            else                                                                                \
+                memset(&d[i], 0, sizeof(T));                                                    \
+        }                                                                                       \
+    } while (0)
+
 static void spread(void *dst, size_t width, const uint8_t *valid, size_t rows, size_t nn)
 {
+    if (nn == rows)
+        return;
+    switch (width) {
+    case 1:
+        SPREAD_LOOP(uint8_t);
+        return;
+    case 4:
+        SPREAD_LOOP(uint32_t);
+        return;
+    case 8:
+        SPREAD_LOOP(uint64_t);
+        return;
+    case sizeof(fl_slice):
+        SPREAD_LOOP(fl_slice);
+        return;
+    }
     char *d = dst;
     size_t j = nn;
     for (size_t i = rows; i-- > 0;) {
@@ -258,6 +316,8 @@ static int dictionary_page(chunk_ctx *c, const pq_page_header *h)
     int rc = pq_decompress(c->codec, c->body, (size_t)h->compressed_size, c->dict_page, n);
     if (!rc)
         rc = pq_plain_decode(c->dict_page, n, c->def->physical, c->dict, count, &used);
+    if (!rc && c->def->physical == FL_PQ_BYTE_ARRAY)
+        rc = copy_to_arena(c, c->dict, count);
     c->dict_count = count;
     return rc;
 }
@@ -347,10 +407,19 @@ static int prepare_slot(chunk_ctx *c)
     if (c->rows > lim->column_chunk_bytes_max / (c->width + 1))
         return FL_ELIMIT;
     pq_slot *s = c->slot;
-    fl_free(s->values);
-    fl_free(s->valid);
-    s->values = fl_malloc(c->rows ? c->rows * c->width : 1);
-    s->valid = fl_malloc(c->rows ? c->rows : 1);
+    size_t values_bytes = c->rows ? c->rows * c->width : 1, valid_bytes = c->rows ? c->rows : 1;
+    /* Reuse the column's arrays when they are big enough: a fresh multi-megabyte allocation
+     * per chunk is an mmap, page faults on first touch and an munmap (a quarter of a scan). */
+    if (values_bytes > s->values_cap) {
+        fl_free(s->values);
+        s->values = fl_malloc(values_bytes);
+        s->values_cap = s->values ? values_bytes : 0;
+    }
+    if (valid_bytes > s->valid_cap) {
+        fl_free(s->valid);
+        s->valid = fl_malloc(valid_bytes);
+        s->valid_cap = s->valid ? valid_bytes : 0;
+    }
     fl_buf_reset(&s->arena);
     if (!s->values || !s->valid)
         return FL_ENOMEM;
@@ -374,8 +443,13 @@ int pq_read_column_chunk(fl_pq_reader *r, int row_group, size_t column, fl_pq_co
 {
     const pq_row_group *rg = &r->meta.row_groups[row_group];
     const pq_chunk_meta *k = &rg->chunks[column];
+    pq_scratch *sc = &r->scratch;
     chunk_ctx c = {.r = r, .def = &r->meta.columns[column], .codec = k->codec,
-                   .rows = (size_t)rg->num_rows, .slot = &r->slots[column]};
+                   .rows = (size_t)rg->num_rows, .slot = &r->slots[column],
+                   .body = sc->body, .page = sc->page, .header = sc->header,
+                   .body_cap = sc->body_cap, .page_cap = sc->page_cap,
+                   .header_cap = sc->header_cap, .scratch = sc->levels,
+                   .scratch_cap = sc->levels_cap};
     c.width = pq_physical_width(c.def->physical);
     uint64_t start = 0, end = 0;
     int rc = 0;
@@ -394,10 +468,8 @@ int pq_read_column_chunk(fl_pq_reader *r, int row_group, size_t column, fl_pq_co
         rc = page_loop(&c, start, end);
     if (!rc && c.def->physical == FL_PQ_BYTE_ARRAY)
         fix_slices(&c);
-    fl_free(c.body);
-    fl_free(c.page);
-    fl_free(c.header);
-    fl_free(c.scratch);
+    *sc = (pq_scratch){c.body, c.page, c.header, c.body_cap, c.page_cap, c.header_cap,
+                       c.scratch, c.scratch_cap};
     fl_free(c.dict_page);
     fl_free(c.dict);
     if (rc)

@@ -10,8 +10,18 @@
 typedef struct pq_slot {
     void *values;
     uint8_t *valid;
+    size_t values_cap, valid_cap; /* bytes allocated: reused by the next read of the column */
     fl_buf arena;
 } pq_slot;
+
+/* Page buffers and level/index scratch, reused by every read_column call (one runs at a
+ * time), so a scan does not allocate, fault in and unmap a page-sized buffer per chunk. */
+typedef struct pq_scratch {
+    unsigned char *body, *page, *header; /* compressed body, decompressed page, header window */
+    size_t body_cap, page_cap, header_cap;
+    uint32_t *levels; /* levels, dictionary indices */
+    size_t levels_cap;
+} pq_scratch;
 
 struct fl_pq_reader {
     fl_pq_source_read_fn read;
@@ -22,6 +32,7 @@ struct fl_pq_reader {
     unsigned char *footer;
     pq_file_meta meta;
     pq_slot *slots;
+    pq_scratch scratch;
 };
 
 FL_MUST_USE int pq_read_column_chunk(fl_pq_reader *r, int row_group, size_t column,
