@@ -50,13 +50,30 @@ static uint64_t hash_value(int physical, const void *v)
     }
 }
 
+/* Fixed-size compares (loads the compiler inlines), not a memcmp call of a run-time width:
+ * this runs once per probe of every value of every dictionary-encoded chunk. */
 static int same_value(int physical, const void *a, const void *b)
 {
-    if (physical == FL_PQ_BYTE_ARRAY) {
+    switch (physical) {
+    case FL_PQ_BYTE_ARRAY: {
         const fl_slice *x = a, *y = b;
         return x->len == y->len && (x->len == 0 || memcmp(x->ptr, y->ptr, x->len) == 0);
     }
-    return memcmp(a, b, pq_physical_width(physical)) == 0;
+    case FL_PQ_INT32: {
+        uint32_t x, y;
+        memcpy(&x, a, 4);
+        memcpy(&y, b, 4);
+        return x == y;
+    }
+    case FL_PQ_BOOLEAN:
+        return *(const uint8_t *)a == *(const uint8_t *)b;
+    default: {
+        uint64_t x, y;
+        memcpy(&x, a, 8);
+        memcpy(&y, b, 8);
+        return x == y;
+    }
+    }
 }
 
 static int grow(pq_dict *d)
