@@ -4,8 +4,11 @@
  * longitude, anomaly flag and score, day_of_week INT8, quality_flags, ~2% NULL sensors).
  * For SNAPPY, GZIP and ZSTD it times encoding into /tmp/fleetlake_bench_<codec>.parquet
  * (single thread; rows/s and MB/s of output), prints the file sizes, then times a scan of
- * the device_id, timestamp and temperature columns with the reader. The files stay in /tmp
- * so a later script can compare them with DuckDB's. Usage: bench_parquet [rows]. */
+ * the device_id, timestamp and temperature columns with the reader (count, total device_id
+ * length, max timestamp, sum of temperature: what the DuckDB side computes). The files stay in /tmp
+ * so a later script can compare them with DuckDB's. Each figure is the best of `repeat` runs;
+ * the last line ("BENCH_JSON {...}") repeats them, with the scan's aggregates, for
+ * bench/parquet_vs_duckdb.py. Usage: bench_parquet [rows [repeat]] | --scan FILE [repeat]. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,7 +149,14 @@ static int write_file(const dataset *s, enum fl_pq_codec codec, const char *path
     return rc;
 }
 
-static int scan(const char *path, double *secs, int64_t *rows)
+/* The same work as the DuckDB side of bench/parquet_vs_duckdb.py: count(*),
+ * sum(length(device_id)), max(timestamp), sum(temperature) over the three projected columns. */
+typedef struct scan_result {
+    int64_t rows, device_bytes, max_ts;
+    double temperature_sum;
+} scan_result;
+
+static int scan(const char *path, double *secs, scan_result *out)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
@@ -156,52 +166,109 @@ static int scan(const char *path, double *secs, int64_t *rows)
     double t0 = now_s();
     fl_pq_reader *r;
     int rc = fl_pq_reader_open(source, f, size, NULL, &r);
-    double checksum = 0;
-    *rows = 0;
+    scan_result res = {0, 0, INT64_MIN, 0};
     const char *names[] = {"device_id", "timestamp", "temperature"};
     for (int g = 0; !rc && g < fl_pq_reader_row_group_count(r); g++) {
+        int64_t n = fl_pq_reader_row_group_rows(r, g);
+        fl_pq_column_values v[3];
         for (int k = 0; !rc && k < 3; k++) {
-            fl_pq_column_values v;
             int c = fl_pq_reader_column_index(r, names[k]);
-            rc = c < 0 ? -1 : fl_pq_reader_read_column(r, g, (size_t)c, &v);
-            if (!rc && k == 2)
-                checksum += ((const double *)v.values)[0];
+            rc = c < 0 ? -1 : fl_pq_reader_read_column(r, g, (size_t)c, &v[k]);
         }
-        *rows += fl_pq_reader_row_group_rows(r, g);
+        if (rc)
+            break;
+        const fl_slice *dev = v[0].values;
+        const int64_t *ts = v[1].values;
+        const double *t = v[2].values;
+        for (int64_t i = 0; i < n; i++) {
+            res.device_bytes += (int64_t)dev[i].len;
+            res.max_ts = ts[i] > res.max_ts ? ts[i] : res.max_ts;
+            if (!v[2].valid || v[2].valid[i])
+                res.temperature_sum += t[i];
+        }
+        res.rows += n;
     }
     *secs = now_s() - t0;
     if (!rc)
         fl_pq_reader_destroy(r);
     fclose(f);
-    return checksum == 12345.678 ? 1 : rc; /* keeps the loop's result alive */
+    *out = res;
+    return rc;
+}
+
+/* bench_parquet --scan FILE [repeat]: only the scan, of any file with those three columns (the
+ * comparison script points it at DuckDB's files). */
+static int scan_only(const char *path, int repeat)
+{
+    double best = 1e30;
+    scan_result sr = {0};
+    for (int i = 0; i < repeat; i++) {
+        double t;
+        int rc = scan(path, &t, &sr);
+        if (rc) {
+            fprintf(stderr, "%s failed: %s\n", path, fl_strerror(rc));
+            return 1;
+        }
+        best = t < best ? t : best;
+    }
+    printf("BENCH_SCAN {\"path\": \"%s\", \"scan_s\": %.6f, \"scan_rows\": %lld, "
+           "\"device_id_bytes\": %lld, \"max_timestamp_us\": %lld, \"temperature_sum\": %.17g}\n",
+           path, best, (long long)sr.rows, (long long)sr.device_bytes, (long long)sr.max_ts,
+           sr.temperature_sum);
+    return 0;
 }
 
 int main(int argc, char **argv)
 {
+    if (argc > 2 && !strcmp(argv[1], "--scan"))
+        return scan_only(argv[2], argc > 3 ? atoi(argv[3]) : 3);
     size_t rows = argc > 1 ? (size_t)atol(argv[1]) : 1000000;
+    int repeat = argc > 2 ? atoi(argv[2]) : 3; /* best of `repeat` for writes and scans */
     dataset s;
     generate(&s, rows);
     enum fl_pq_codec codecs[] = {FL_PQ_SNAPPY, FL_PQ_GZIP, FL_PQ_ZSTD};
-    printf("fleetlake parquet bench: %zu rows x %d columns (processed_sensor_data-like)\n", rows, COLS);
+    printf("fleetlake parquet bench: %zu rows x %d columns (processed_sensor_data-like), "
+           "best of %d\n", rows, COLS, repeat);
     printf("%-8s %10s %12s %12s %10s %14s %14s\n", "codec", "write_s", "rows/s", "out_MB/s",
            "size_MB", "scan3_rows/s", "row_groups");
+    char json[2048];
+    size_t jn = (size_t)snprintf(json, sizeof json, "{\"rows\": %zu, \"codecs\": [", rows);
     for (int k = 0; k < 3; k++) {
         char path[128];
         snprintf(path, sizeof path, "/tmp/fleetlake_bench_%s.parquet", fl_pq_codec_name(codecs[k]));
-        double ws, rs;
-        fl_pq_file_summary sum;
-        int64_t scanned;
-        int rc = write_file(&s, codecs[k], path, &ws, &sum);
-        if (!rc)
-            rc = scan(path, &rs, &scanned);
+        double ws = 1e30, rs = 1e30;
+        fl_pq_file_summary sum = {0};
+        scan_result sr = {0};
+        int rc = 0;
+        for (int i = 0; !rc && i < repeat; i++) {
+            double t;
+            rc = write_file(&s, codecs[k], path, &t, &sum);
+            ws = t < ws ? t : ws;
+        }
+        for (int i = 0; !rc && i < repeat; i++) {
+            double t;
+            rc = scan(path, &t, &sr);
+            rs = t < rs ? t : rs;
+        }
         if (rc) {
             fprintf(stderr, "%s failed: %s\n", path, fl_strerror(rc));
             return 1;
         }
         printf("%-8s %10.3f %12.0f %12.1f %10.2f %14.0f %14d\n", fl_pq_codec_name(codecs[k]), ws,
                (double)rows / ws, (double)sum.bytes / 1e6 / ws, (double)sum.bytes / 1e6,
-               (double)scanned / rs, sum.row_groups);
+               (double)sr.rows / rs, sum.row_groups);
+        jn += (size_t)snprintf(json + jn, sizeof json - jn,
+                               "%s{\"codec\": \"%s\", \"path\": \"%s\", \"write_s\": %.6f, "
+                               "\"bytes\": %lld, \"row_groups\": %d, \"scan_s\": %.6f, "
+                               "\"scan_rows\": %lld, \"device_id_bytes\": %lld, "
+                               "\"max_timestamp_us\": %lld, \"temperature_sum\": %.17g}",
+                               k ? ", " : "", fl_pq_codec_name(codecs[k]), path, ws,
+                               (long long)sum.bytes, sum.row_groups, rs, (long long)sr.rows,
+                               (long long)sr.device_bytes, (long long)sr.max_ts,
+                               sr.temperature_sum);
     }
     printf("files: /tmp/fleetlake_bench_{snappy,gzip,zstd}.parquet\n");
+    /* One machine-readable line for bench/parquet_vs_duckdb.py. */
+    printf("BENCH_JSON %s]}\n", json);
     return 0;
 }
