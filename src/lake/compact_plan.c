@@ -256,12 +256,17 @@ int compact_inputs_load(fl_compactor *c, const compact_table *t, fl_lake_partiti
     return rc;
 }
 
-/* Worth compacting: two or more files below target, or one delivery file (in stream order,
- * not yet sorted). One compaction output alone is final. */
+/* Worth compacting: at least one input is a delivery file (new since the last compaction of
+ * the hour). Compaction outputs alone are final even when below target (merged files compress
+ * better than the estimate that sized them): re-merging them would rewrite the hour at every
+ * pass without end. They are merged again only together with late delivery files. */
 int compact_inputs_eligible(const fl_compactor *c, const compact_inputs *in)
 {
     (void)c;
-    return in->n >= 2 || (in->n == 1 && !lake_is_compacted_key(in->files[0].path));
+    for (size_t i = 0; i < in->n; i++)
+        if (!lake_is_compacted_key(in->files[i].path))
+            return 1;
+    return 0;
 }
 
 /* ---- planning -------------------------------------------------------------------------------- */
@@ -327,7 +332,7 @@ static int plan_hour(const fl_compactor *c, const compact_table *t, const struct
         return 0; /* open: delivery may still add files */
     fl_compact_item it = {t->spec->table_name, t->spec->prefix, fl_lake_partition_of_hour(v[0].hour),
                           0, 0, 0, 0, 0};
-    int lone_delivery_file = 0;
+    int delivery_files = 0;
     for (size_t i = 0; i < n; i++) {
         if (!v[i].small) {
             it.files_kept++;
@@ -336,10 +341,10 @@ static int plan_hour(const fl_compactor *c, const compact_table *t, const struct
         it.files++;
         it.bytes += v[i].bytes;
         it.rows += v[i].rows;
-        lone_delivery_file = !v[i].compacted;
+        delivery_files += !v[i].compacted;
     }
-    if (it.files < 2 && !(it.files == 1 && lone_delivery_file))
-        return 0;
+    if (!delivery_files)
+        return 0; /* see compact_inputs_eligible */
     it.expected_outputs = (size_t)(it.bytes / c->o.target_bytes);
     it.expected_outputs = it.expected_outputs ? it.expected_outputs : 1;
     return plan_push(plan, &it);
