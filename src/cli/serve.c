@@ -1,7 +1,7 @@
 /* serve.c — `fleetlake serve`: load the configuration, recover the stream, start raw delivery
- * into the lake, compaction, the HTTP gateway and the periodic maintenance, and on SIGTERM/SIGINT drain
- * in-flight requests, flush delivery, fsync and exit 0. This is where the process's long-lived objects are created and destroyed,
- * in dependency order. */
+ * into the lake, compaction, the HTTP gateway and the periodic maintenance, and on
+ * SIGTERM/SIGINT drain in-flight requests, flush delivery, fsync and exit 0. This is where the
+ * process's long-lived objects are created and destroyed, in dependency order. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
