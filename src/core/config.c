@@ -146,6 +146,32 @@ const fl_config_entry fl_config_table[] = {
      "listed them just before it can still read them. Queries are bounded by timeouts of "
      "minutes; an hour leaves ample margin while bounding the extra disk to about one hour of "
      "compacted input."},
+    {"process.time_zone", FL_CFG_STRING, "UTC", 0, 0, NULL, OFF(process_time_zone),
+     SZ(process_time_zone),
+     "IANA time zone of the fleet (e.g. Asia/Seoul, Europe/Berlin), read from the system tz "
+     "database (Debian package tzdata): local_hour, day_of_week and is_weekend of "
+     "processed-data use it, daylight saving time included."},
+    {"process.dedup_window_s", FL_CFG_SECONDS, "300", 0, 86400, NULL,
+     OFF(process_dedup_window_s), 0,
+     "A record whose (device_id, timestamp) was already processed this recently (in event "
+     "time, behind the device's newest reading) is a duplicate: flagged, and the first copy "
+     "wins in processed-data. Producer retries come within seconds to minutes; 5 minutes "
+     "covers them."},
+    {"process.dedup_max_per_device", FL_CFG_INT, "512", 0, 65536, NULL,
+     OFF(process_dedup_max_per_device), 0,
+     "Timestamps remembered per device for duplicate detection (8 bytes each, twice for "
+     "amortised eviction: 8 KiB per device). 512 covers the 300 s window at up to one "
+     "reading every 0.6 s; faster devices get a shorter effective window, never more memory."},
+    {"process.late_after_s", FL_CFG_SECONDS, "300", 0, 7 * 86400, NULL, OFF(process_late_after_s),
+     0,
+     "A record is flagged late when its event time is more than this behind the device's "
+     "newest reading or behind its own arrival in the stream. 5 minutes matches the future "
+     "skew tolerated by ingest and the buffering of gateways that batch uploads."},
+    {"process.anomaly_threshold", FL_CFG_STRING, "0.5", 0, 0, NULL,
+     OFF(process_anomaly_threshold), SZ(process_anomaly_threshold),
+     "anomaly_flag = anomaly_score >= this (a number in (0, 1]). Each detector's score is "
+     "0.5 exactly at its own decision boundary (docs/anomaly.md), so 0.5 means \"any detector "
+     "fired\"; raise it to alert only on clearer anomalies."},
     {"sim.demo_devices", FL_CFG_INT, "200", 1, 1000000, NULL, OFF(demo_devices), 0,
      "Trucks simulated by `serve --demo`."},
     {"sim.demo_rate", FL_CFG_INT, "200", 1, 10000000, NULL, OFF(demo_rate), 0,

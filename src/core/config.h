@@ -59,6 +59,12 @@ typedef struct fl_config {
     int64_t compaction_target_bytes;
     int64_t compaction_memory_bytes;
     int64_t compaction_retire_grace_s;
+    /* [process] (enrichment and anomaly detection, src/process) */
+    char process_time_zone[64];
+    int64_t process_dedup_window_s;
+    int64_t process_dedup_max_per_device;
+    int64_t process_late_after_s;
+    char process_anomaly_threshold[16];
     /* [sim] (used by serve --demo) */
     int64_t demo_devices;
     int64_t demo_rate;
