@@ -111,18 +111,18 @@ typedef struct fl_detector_params {
     double level_clip_sigma;  /* Huber clip of a residual before it updates the level, 2 */
     double spike_z;           /* |z| at which the point detector scores 0.5, 6 */
     double spike_width;       /* logistic width of that score in z units, 0.5 */
-    double cusum_k;           /* CUSUM allowance in z units, 2.5 */
-    double cusum_h;           /* CUSUM decision interval (scores 0.5), 25 */
+    double cusum_k;           /* CUSUM allowance in z units, 4 */
+    double cusum_h;           /* CUSUM decision interval (scores 0.5), 40 */
     double stuck_false_alarm; /* chance a normal run reaches the stuck length, 1e-9 */
     int32_t stuck_min_run;    /* shortest run of identical values called stuck, 8 */
     int32_t stuck_max_run;    /* longest run length ever required, 120 */
     double stuck_flat_rate;   /* repeat rate above which a metric counts as normally flat, 0.9 */
-    int32_t warmup_samples;   /* readings before z-based detectors may score, 30 */
+    int32_t warmup_samples;   /* readings before z-based and stuck detectors score, 600 */
     double gps_max_speed_kmh; /* implied speed that scores 0.5, 200 */
     double gps_slack_m;       /* distance discounted for fix noise, 50 */
     double dropout_factor;    /* gap (in usual intervals) that scores 0.5, 5 */
     double dropout_min_gap_s; /* and a gap always shorter than this is never a dropout, 10 */
-    double scale_floor[3];    /* smallest residual scale per metric (°C, %RH, hPa) */
+    double scale_floor[3];    /* smallest residual scale: 0.1 °C, 0.5 %RH, 0.2 hPa */
 } fl_detector_params;
 
 typedef struct fl_process_config {
