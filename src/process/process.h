@@ -150,7 +150,7 @@ typedef struct fl_device_state fl_device_state;
 FL_MUST_USE int fl_device_state_create(const fl_process_config *cfg, fl_device_state **out);
 void fl_device_state_destroy(fl_device_state *st);
 
-/* Append a compact versioned binary form of st to out (typically < 200 bytes plus ~2 bytes
+/* Append a compact versioned binary form of st to out (about 290 bytes plus ~3 bytes
  * per remembered timestamp). Returns 0 or FL_ENOMEM. */
 FL_MUST_USE int fl_device_state_encode(const fl_device_state *st, fl_buf *out);
 /* Replace st's contents (st from fl_device_state_create with the same cfg) with a decoded blob.
