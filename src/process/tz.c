@@ -107,6 +107,8 @@ static int posix_parse(const char *s, struct fl_tz *tz)
     if (!p || !(p = posix_time(p, &off)))
         return -1;
     P->std_off = -off; /* POSIX offsets are west-positive */
+    if (off < -TZ_OFFSET_MAX_S || off > TZ_OFFSET_MAX_S)
+        return -1; /* rule times may reach 167 h, UTC offsets may not (found by fuzzing) */
     if (*p == 0) {
         P->valid = 1;
         return 0;
@@ -115,7 +117,7 @@ static int posix_parse(const char *s, struct fl_tz *tz)
         return -1;
     P->dst_off = P->std_off + 3600;
     if (*p != ',' && *p != 0) {
-        if (!(p = posix_time(p, &off)))
+        if (!(p = posix_time(p, &off)) || off < -TZ_OFFSET_MAX_S || off > TZ_OFFSET_MAX_S)
             return -1;
         P->dst_off = -off;
     }
