@@ -2,7 +2,7 @@
 #   make run    install packages, build (optimised), start `fleetlake serve --demo`
 #   make test   install packages, build with ASan+UBSan, run the whole suite through ctest
 #   make bench  optimised build, run the benchmarks, print tables (see docs/PERFORMANCE.md)
-#   make soak   long fault campaign (200 kill -9 cycles)
+#   make soak   long fault campaigns (200 kill -9 cycles of ingest, 50 of delivery, 30 of compaction)
 #   make fuzz   run the libFuzzer harnesses for FUZZ_SECONDS each (clang)
 
 JOBS        ?= $(shell nproc)
@@ -44,8 +44,14 @@ bench:
 	@cmake --build $(BUILD_REL) -j$(JOBS)
 	@bench/run.sh $(BUILD_REL)
 
+# The fault campaigns of `make test`, with many more kill -9 cycles, on the optimised build.
+SOAK_ENV = FLEETLAKE_BIN=$(BUILD_REL)/fleetlake FL_TEST_TMP=$(BUILD_REL)/tmp FL_SOURCE_DIR=$(CURDIR)
 soak: release
-	@FLEETLAKE_BIN=$(BUILD_REL)/fleetlake FL_KILL_CYCLES=200 python3 tests/fault/test_kill9.py
+	@scripts/install-deps.sh test
+	@scripts/install-test-npm.sh
+	@$(SOAK_ENV) FL_KILL_CYCLES=200 python3 tests/fault/test_kill9.py
+	@$(SOAK_ENV) FL_KILL_CYCLES=50 python3 tests/fault/test_kill9_delivery.py
+	@$(SOAK_ENV) FL_KILL_CYCLES=30 python3 tests/fault/test_kill9_compact.py
 
 fuzz:
 	@scripts/install-deps.sh fuzz
