@@ -1,3 +1,7 @@
+# Every test's scratch space: FL_TEST_TMP points here. Created at configure time so a test
+# that runs first on a clean clone finds it.
+file(MAKE_DIRECTORY ${CMAKE_BINARY_DIR}/tmp)
+
 # Test registration. Unit tests: every tests/unit/<module>/test_*.c is one cmocka executable,
 # labelled "unit". Integration and fault tests are shell/python drivers registered in
 # tests/CMakeLists.txt-like lists below. Fuzz corpora are replayed by the fuzz harnesses built
