@@ -41,6 +41,32 @@ static const char *const migrations[] = {
     "CREATE INDEX IF NOT EXISTS lake_files_partition"
     " ON lake_files (table_name, year, month, day, hour);"
     "CREATE INDEX IF NOT EXISTS lake_files_shard ON lake_files (table_name, shard, last_seq);",
+    /* 2: device_state (issue: real-time processor) — the DynamoDB role. One row per device,
+     * written by the processor consumer of the device's shard in the same transaction as its
+     * checkpoint and files; state is the detector state blob (fl_device_state_encode). Times
+     * are µs since the epoch; last_anomaly_* are NULL until the device's first anomaly. */
+    "CREATE TABLE IF NOT EXISTS device_state ("
+    " device_id TEXT PRIMARY KEY,"
+    " shard INTEGER NOT NULL,"
+    " state BLOB NOT NULL,"
+    " timestamp BIGINT,"
+    " present INTEGER NOT NULL,"
+    " temperature DOUBLE PRECISION,"
+    " humidity DOUBLE PRECISION,"
+    " pressure DOUBLE PRECISION,"
+    " latitude DOUBLE PRECISION,"
+    " longitude DOUBLE PRECISION,"
+    " anomaly_score DOUBLE PRECISION,"
+    " quality_flags INTEGER NOT NULL,"
+    " last_seen BIGINT NOT NULL,"
+    " record_count BIGINT NOT NULL,"
+    " anomaly_count BIGINT NOT NULL,"
+    " last_anomaly_at BIGINT,"
+    " last_anomaly_kind TEXT,"
+    " last_anomaly_metric TEXT,"
+    " last_anomaly_score DOUBLE PRECISION,"
+    " updated_at BIGINT NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS device_state_shard ON device_state (shard);",
 };
 #define MIGRATION_COUNT ((int)(sizeof migrations / sizeof migrations[0]))
 

@@ -17,6 +17,7 @@
 #include "gateway/gateway.h"
 #include "lake/lake.h"
 #include "monitor/monitor.h"
+#include "process/process.h"
 #include "sim/sim.h"
 #include "stream/stream.h"
 
@@ -36,6 +37,7 @@ struct server {
     fl_metrics *metrics;
     fl_objstore *lake;
     fl_delivery *delivery;
+    fl_processor *processor;
     fl_compaction *compaction;
     fl_gateway *gateway;
     pthread_t maintenance;
@@ -284,6 +286,20 @@ static int start_delivery(struct server *srv)
     return rc;
 }
 
+/* The real-time processor: stream into processed-data and device state (after raw delivery,
+ * which created the lake's object store). */
+static int start_processor(struct server *srv)
+{
+    char meta[4200];
+    int rc = fl_cli_path(meta, sizeof meta, srv->cfg.data_dir, "meta.db");
+    if (rc)
+        return rc;
+    fl_processor_deps deps = {&srv->cfg, srv->stream, srv->lake, meta, srv->metrics};
+    if ((rc = fl_processor_start(&deps, &srv->processor)))
+        FL_ERROR(MODULE, "cannot start the processor: %s", fl_strerror(rc));
+    return rc;
+}
+
 /* Compaction of closed hours (compact_run.c), serialised with `fleetlake compact` through
  * <data>/compact.lock. */
 static int start_compaction(struct server *srv)
@@ -319,9 +335,10 @@ static int start(struct server *srv)
                           srv->cfg.dead_letter_retention_bytes, &srv->dead_letters)))
         return rc;
     if ((rc = fl_metrics_create(&srv->metrics)) || (rc = start_delivery(srv)) ||
-        (rc = start_compaction(srv)))
+        (rc = start_processor(srv)) || (rc = start_compaction(srv)))
         return rc;
-    fl_gateway_deps deps = {&srv->cfg, srv->stream, srv->dead_letters, srv->metrics};
+    fl_gateway_deps deps = {&srv->cfg, srv->stream, srv->dead_letters, srv->metrics,
+                            srv->processor};
     if ((rc = fl_gateway_start(&deps, &srv->gateway)))
         return rc;
     if ((rc = pthread_create(&srv->maintenance, NULL, maintenance_main, srv)))
@@ -366,6 +383,14 @@ static int stop(struct server *srv)
         pthread_cond_signal(&srv->stop_cond);
         pthread_mutex_unlock(&srv->stop_lock);
         pthread_join(srv->maintenance, NULL);
+    }
+    if (srv->processor) {
+        /* After the gateway (its device routes query the processor); the drain commits what
+         * the stream holds. A failed final commit loses nothing (records stay in the stream). */
+        int64_t t0 = fl_time_mono_us();
+        if (fl_processor_stop(srv->processor, srv->cfg.drain_timeout_s * FL_US_PER_SEC) == 0)
+            FL_INFO(MODULE, "flushed the processor in %.1f ms",
+                    (double)(fl_time_mono_us() - t0) / 1000.0);
     }
     if (srv->delivery) {
         /* After the gateway: nothing appends any more, so the drain reaches the stream head.

@@ -172,6 +172,31 @@ const fl_config_entry fl_config_table[] = {
      "anomaly_flag = anomaly_score >= this (a number in (0, 1]). Each detector's score is "
      "0.5 exactly at its own decision boundary (docs/anomaly.md), so 0.5 means \"any detector "
      "fired\"; raise it to alert only on clearer anomalies."},
+    {"process.batch_interval_s", FL_CFG_SECONDS, "10", 1, 3600, NULL,
+     OFF(process_batch_interval_s), 0,
+     "Every this often each processor consumer commits everything it has processed (all "
+     "hours) to processed-data in one transaction with its checkpoint and device states. "
+     "10 s is the reference's Spark Streaming micro-batch: readings are in the lake within "
+     "about one interval, and a shard writes at most one file per hour per interval."},
+    {"process.buffer_bytes", FL_CFG_BYTES, "32MiB", 1 * MiB, 4096 * MiB, NULL,
+     OFF(process_buffer_bytes), 0,
+     "Processed rows a consumer buffers before it commits early. While a commit fails the "
+     "consumer reads no further once this is reached (backpressure on the stream, never on "
+     "ingest). 32 MiB holds about 10 s of 25,000 readings a second per shard (~120 B a row)."},
+    {"process.max_devices_per_shard", FL_CFG_INT, "100000", 1, 10000000, NULL,
+     OFF(process_max_devices_per_shard), 0,
+     "Devices whose state one consumer keeps in memory (~0.5-2 KiB each with the dedup "
+     "window: up to ~200 MiB per shard). Readings of further devices are still enriched and "
+     "written, but scored without history and not tracked (counted in "
+     "fleetlake_process_devices_over_limit_total): memory stays bounded under a device-id flood."},
+    {"process.stale_after_s", FL_CFG_SECONDS, "60", 1, 86400, NULL, OFF(process_stale_after_s),
+     0,
+     "A device silent (by arrival time) for this long is 'stale'. Devices report every few "
+     "seconds; a minute of silence is several missed readings, worth a look but not an outage."},
+    {"process.offline_after_s", FL_CFG_SECONDS, "300", 1, 7 * 86400, NULL,
+     OFF(process_offline_after_s), 0,
+     "A device silent for this long is 'offline'. 5 minutes outlasts a gateway's upload "
+     "buffering and a short tunnel or depot dead zone, so offline means a real outage."},
     {"sim.demo_devices", FL_CFG_INT, "200", 1, 1000000, NULL, OFF(demo_devices), 0,
      "Trucks simulated by `serve --demo`."},
     {"sim.demo_rate", FL_CFG_INT, "200", 1, 10000000, NULL, OFF(demo_rate), 0,

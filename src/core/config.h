@@ -65,6 +65,11 @@ typedef struct fl_config {
     int64_t process_dedup_max_per_device;
     int64_t process_late_after_s;
     char process_anomaly_threshold[16];
+    int64_t process_batch_interval_s;
+    int64_t process_buffer_bytes;
+    int64_t process_max_devices_per_shard;
+    int64_t process_stale_after_s;
+    int64_t process_offline_after_s;
     /* [sim] (used by serve --demo) */
     int64_t demo_devices;
     int64_t demo_rate;

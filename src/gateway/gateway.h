@@ -12,6 +12,7 @@
 
 #include "core/core.h"
 #include "monitor/monitor.h"
+#include "process/process.h"
 #include "stream/stream.h"
 
 typedef struct fl_gateway fl_gateway;
@@ -21,6 +22,7 @@ typedef struct fl_gateway_deps {
     fl_stream *stream;        /* accepted sensor records */
     fl_stream *dead_letters;  /* rejected records, one shard */
     fl_metrics *metrics;      /* the gateway registers its families here */
+    fl_processor *processor;  /* device routes; may be NULL (they answer 503) */
 } fl_gateway_deps;
 
 /* Bind cfg->listen (port 0 picks a free port) and start serving. Until

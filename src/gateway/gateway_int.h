@@ -19,6 +19,7 @@ typedef struct fl_route {
     const char *name; /* metrics label */
     fl_route_handler handler;
     int has_body; /* POST bodies are collected before the handler runs */
+    int prefix;   /* 1: path is a prefix; the rest (non-empty) is the handler's to parse */
 } fl_route;
 
 /* State of one request, from its first header callback to MHD's completion callback. */
@@ -27,6 +28,7 @@ typedef struct fl_request {
     const fl_route *route; /* NULL when the route is unknown */
     const char *route_name;
     int64_t start_mono_us;
+    const char *url; /* the request path (MHD's; valid during on_request callbacks) */
     fl_buf body;
     int body_too_large; /* body exceeded max_body_bytes while streaming in */
     int responded;      /* a response is queued */
@@ -76,6 +78,8 @@ void fl_handle_healthz(fl_gateway *gw, fl_request *req);
 void fl_handle_readyz(fl_gateway *gw, fl_request *req);
 void fl_handle_metrics(fl_gateway *gw, fl_request *req);
 void fl_handle_stream(fl_gateway *gw, fl_request *req);
+void fl_handle_devices(fl_gateway *gw, fl_request *req);
+void fl_handle_device(fl_gateway *gw, fl_request *req); /* /v1/devices/{id}[/readings] */
 
 /* metrics registration for the gateway's own families (status.c) */
 FL_MUST_USE int fl_gateway_metrics_register(fl_gateway *gw);

@@ -5,11 +5,13 @@
 #include "gateway/gateway_int.h"
 
 const fl_route fl_gateway_routes[] = {
-    {"POST", "/v1/records", "/v1/records", fl_handle_records, 1},
-    {"GET", "/v1/stream", "/v1/stream", fl_handle_stream, 0},
-    {"GET", "/metrics", "/metrics", fl_handle_metrics, 0},
-    {"GET", "/healthz", "/healthz", fl_handle_healthz, 0},
-    {"GET", "/readyz", "/readyz", fl_handle_readyz, 0},
+    {"POST", "/v1/records", "/v1/records", fl_handle_records, 1, 0},
+    {"GET", "/v1/stream", "/v1/stream", fl_handle_stream, 0, 0},
+    {"GET", "/v1/devices", "/v1/devices", fl_handle_devices, 0, 0},
+    {"GET", "/v1/devices/", "/v1/devices/{id}", fl_handle_device, 0, 1},
+    {"GET", "/metrics", "/metrics", fl_handle_metrics, 0, 0},
+    {"GET", "/healthz", "/healthz", fl_handle_healthz, 0, 0},
+    {"GET", "/readyz", "/readyz", fl_handle_readyz, 0, 0},
 };
 const size_t fl_gateway_route_count = sizeof fl_gateway_routes / sizeof fl_gateway_routes[0];
 
@@ -18,7 +20,8 @@ const fl_route *fl_gateway_route_find(const char *method, const char *path, int 
     *path_known = 0;
     for (size_t i = 0; i < fl_gateway_route_count; i++) {
         const fl_route *r = &fl_gateway_routes[i];
-        if (strcmp(r->path, path) != 0)
+        size_t n = strlen(r->path);
+        if (r->prefix ? strncmp(r->path, path, n) != 0 || path[n] == 0 : strcmp(r->path, path) != 0)
             continue;
         *path_known = 1;
         if (strcmp(r->method, method) == 0 ||

@@ -102,6 +102,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES;
     }
     fl_log_set_context(req->request_id);
+    req->url = url;
     req->route->handler(gw, req);
     fl_log_set_context(NULL);
     if (!req->responded)

@@ -157,60 +157,10 @@ static int on_hwm(void *arg, int32_t y, int32_t m, int32_t d, int32_t h, uint64_
     return lake_hwm_set(&c->hwm, fl_lake_partition_hour(p), last);
 }
 
-struct orphan_scan {
-    lake_consumer *c;
-    fl_buf keys; /* NUL-separated keys to delete (deleting while listing would race the walk) */
-    int rc;
-};
-
-static int on_listed(void *arg, const char *key, const fl_objstore_info *st)
-{
-    (void)st;
-    struct orphan_scan *s = arg;
-    fl_lake_partition p;
-    uint32_t shard;
-    uint64_t first, last;
-    if (fl_lake_part_key_parse(key, s->c->o.spec->prefix, &p, &shard, &first, &last) ||
-        shard != s->c->o.shard)
-        return 0; /* not this consumer's: never touch it */
-    fl_lake_file *f = fl_malloc(sizeof *f);
-    if (!f)
-        return FL_ENOMEM;
-    int rc = fl_catalog_file_get(s->c->o.catalog, key, f);
-    fl_free(f);
-    if (rc == FL_ENOTFOUND)
-        return fl_buf_append(&s->keys, key, strlen(key) + 1);
-    return rc;
-}
-
-static int remove_orphans(lake_consumer *c)
-{
-    struct orphan_scan s = {c, {0}, 0};
-    char prefix[256];
-    snprintf(prefix, sizeof prefix, "%s/", c->o.spec->prefix);
-    int rc = fl_objstore_list(c->o.store, prefix, on_listed, &s);
-    for (size_t off = 0; !rc && off < s.keys.len;) {
-        const char *key = s.keys.data + off;
-        rc = fl_objstore_delete(c->o.store, key);
-        if (rc == FL_ENOTFOUND)
-            rc = 0;
-        if (!rc) {
-            c->orphans_removed++;
-            FL_WARN(MODULE, "%s shard %u: removed orphan %s (written, never committed: a crash "
-                            "between publish and catalog commit; its rows are re-delivered)",
-                    c->o.spec->table_name, c->o.shard, key);
-        }
-        off += strlen(key) + 1;
-    }
-    fl_buf_free(&s.keys);
-    return rc;
-}
-
 int lake_consumer_recover(lake_consumer *c, int64_t started_before_us, uint64_t *resume_after)
 {
     sqlite3 *db = fl_catalog_db(c->o.catalog);
     uint64_t ckpt = 0;
-    char prefix[256];
     size_t swept = 0;
     int rc = fl_stream_checkpoint_load(db, c->o.spec->consumer, c->o.shard, &ckpt);
     if (rc == FL_ENOTFOUND)
@@ -221,14 +171,11 @@ int lake_consumer_recover(lake_consumer *c, int64_t started_before_us, uint64_t 
     if ((rc = fl_catalog_high_water_marks(c->o.catalog, c->o.spec->table_name, (int32_t)c->o.shard,
                                           on_hwm, c)))
         return rc;
-    snprintf(prefix, sizeof prefix, "%s/", c->o.spec->prefix);
-    if ((rc = fl_objstore_sweep_incomplete(c->o.store, prefix, started_before_us, &swept)))
+    if ((rc = fl_lake_sweep_orphans(c->o.store, c->o.catalog, c->o.spec->prefix,
+                                    c->o.spec->table_name, c->o.shard, started_before_us,
+                                    &swept)))
         return rc;
-    if (swept)
-        FL_INFO(MODULE, "%s: discarded %zu incomplete file(s) left by a crash",
-                c->o.spec->table_name, swept);
-    if ((rc = remove_orphans(c)))
-        return rc;
+    c->orphans_removed += swept;
     c->checkpoint = c->last_read = ckpt;
     publish_stats(c);
     *resume_after = ckpt;

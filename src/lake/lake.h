@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "catalog/catalog.h"
 #include "core/core.h"
 #include "lake/objstore.h"
 #include "monitor/monitor.h"
@@ -82,6 +83,53 @@ FL_MUST_USE int fl_delivery_start(const fl_delivery_deps *deps, fl_delivery **ou
  * registry still holds d's gauge collector: render it no more after this (serve stops the
  * gateway, the only renderer, first). Accepts NULL. */
 int fl_delivery_stop(fl_delivery *d, int64_t timeout_us);
+
+/* ---- processed_sensor_data (written by the real-time processor, src/process) --------------- */
+
+#define FL_LAKE_PROCESSED_PREFIX "processed-data"
+#define FL_LAKE_PROCESSED_TABLE "processed_sensor_data"
+#define FL_LAKE_PROCESSED_CONSUMER "processor"
+
+/* One row of processed_sensor_data (DESIGN.md §4.2). present holds the FL_REC_TEMPERATURE,
+ * HUMIDITY, PRESSURE and LOCATION bits of the record (ingest.h): an absent value is NULL, and
+ * temperature_fahrenheit is NULL exactly when temperature is. device_id is borrowed. */
+typedef struct fl_lake_processed_row {
+    fl_slice device_id;
+    int64_t timestamp_us;
+    uint32_t present;
+    double temperature, humidity, pressure, latitude, longitude;
+    double temperature_fahrenheit;
+    double anomaly_score;
+    int32_t anomaly_flag, day_of_week, is_weekend, local_hour;
+    int32_t quality_flags;
+} fl_lake_processed_row;
+
+/* Sort rows[0..n) by (device_id, timestamp) in place, write them as one Parquet file (codec,
+ * normally SNAPPY) under processed-data/<partition of hour>/part-<shard>-<first>-<last>.parquet
+ * and publish it atomically. *out receives the catalog row to insert (not inserted here: the
+ * caller commits it with its checkpoint). Every row must belong to hour. Returns 0, FL_EEXISTS
+ * when the key is already catalogued (never overwritten), or a write/publish error (nothing
+ * published). catalog is used read-only. */
+FL_MUST_USE int fl_lake_processed_write(fl_objstore *store, fl_catalog *catalog,
+                                        uint32_t shard, int64_t hour, fl_lake_processed_row *rows,
+                                        size_t n, uint64_t first_seq, uint64_t last_seq,
+                                        int codec, fl_lake_file *out);
+
+/* Start-up sweep of one (prefix, shard) writer: delete incomplete puts started before
+ * started_before_us, then every part-<shard>-* object under prefix that the catalog lacks
+ * (an orphan: published, never committed). *orphans receives how many were removed. The raw
+ * delivery consumers use the same sweep. */
+FL_MUST_USE int fl_lake_sweep_orphans(fl_objstore *store, fl_catalog *catalog,
+                                      const char *prefix, const char *table_name, uint32_t shard,
+                                      int64_t started_before_us, size_t *orphans);
+
+/* Read the rows of one processed_sensor_data file whose device_id equals device_id and whose
+ * timestamp is in [from_us, to_us]; fn(arg, row) per row in file order (device_id borrowed for
+ * the call). Returns 0, fn's non-zero return, or a read error. */
+typedef int (*fl_lake_processed_row_fn)(void *arg, const fl_lake_processed_row *row);
+FL_MUST_USE int fl_lake_processed_read(fl_objstore *store, const char *key, fl_slice device_id,
+                                       int64_t from_us, int64_t to_us,
+                                       fl_lake_processed_row_fn fn, void *arg);
 
 /* ---- compaction ------------------------------------------------------------------------------ */
 

@@ -20,6 +20,7 @@
 
 #include "core/core.h"
 #include "ingest/ingest.h"
+#include "lake/lake.h"
 
 /* ---- time zones ----------------------------------------------------------------------------- */
 
@@ -189,5 +190,71 @@ void fl_process_record(const fl_process_config *cfg, const fl_tz *tz, fl_device_
 /* Enrichment alone (no state): Fahrenheit, local calendar fields, MISSING_FIELD and
  * IMPLAUSIBLE flags. fl_process_record calls it. */
 void fl_enrich(const fl_tz *tz, const fl_record *rec, fl_processed *out);
+
+/* ---- the processor: per-shard consumers into processed-data (consumer.c, processor.c) ------
+ *
+ * One "processor" consumer thread per stream shard reads from its checkpoint, runs
+ * fl_process_record with the device's state, drops DUPLICATE records, buffers rows per UTC
+ * hour and every process.batch_interval_s commits ALL of them: one sorted Parquet+SNAPPY file
+ * per hour under processed-data/, their catalog rows, the checkpoint (= the last record read)
+ * and the state of every device touched since the last commit, in ONE meta.db transaction.
+ * docs/processing.md has the protocol and why scores survive restarts unchanged. */
+
+typedef struct fl_processor fl_processor;
+
+typedef struct fl_processor_deps {
+    const fl_config *cfg;  /* [process] keys; borrowed for the processor's life */
+    fl_stream *stream;     /* sensor records */
+    fl_objstore *store;    /* the lake */
+    const char *meta_path; /* meta.db; each consumer opens its own connection */
+    fl_metrics *metrics;   /* may be NULL */
+} fl_processor_deps;
+
+/* Recover every consumer (orphans, checkpoints, device states) and start one thread per
+ * shard. *out is owned by the caller (fl_processor_stop). */
+FL_MUST_USE int fl_processor_start(const fl_processor_deps *deps, fl_processor **out);
+/* Drain: read what the stream holds now (bounded by timeout_us), commit, stop the threads and
+ * free p. Call after the gateway stopped (it queries p). Returns 0 or the first commit error
+ * of the drain. Accepts NULL. */
+int fl_processor_stop(fl_processor *p, int64_t timeout_us);
+
+/* Device status, against the wall clock at query time (process.stale_after_s/offline_after_s
+ * of silence since last_seen). */
+enum fl_device_status { FL_DEVICE_ONLINE = 0, FL_DEVICE_STALE, FL_DEVICE_OFFLINE };
+const char *fl_device_status_name(int status); /* "online" | "stale" | "offline" */
+int fl_device_status_parse(const char *s);     /* -1 if unknown */
+
+#define FL_DEVICE_ID_BYTES_MAX 128
+/* What the device API shows of one device (a copy: no lock held after the call). */
+typedef struct fl_device_info {
+    char device_id[FL_DEVICE_ID_BYTES_MAX + 1];
+    uint32_t shard;
+    fl_lake_processed_row latest; /* newest reading by event time; device_id not set */
+    int64_t last_seen_us;         /* stream arrival of the device's last record */
+    int64_t record_count, anomaly_count;
+    int has_anomaly;
+    int64_t last_anomaly_us; /* event time */
+    int last_anomaly_kind, last_anomaly_metric;
+    double last_anomaly_score;
+    int status; /* enum fl_device_status at now_us */
+} fl_device_info;
+
+/* Thread-safe queries (the gateway's device routes). */
+/* FL_ENOTFOUND if no consumer knows the device. */
+FL_MUST_USE int fl_processor_device_get(fl_processor *p, fl_slice device_id, int64_t now_us,
+                                        fl_device_info *out);
+/* Devices ordered by device_id, strictly after `after` (NULL/"" = from the start), with status
+ * `status` (-1 = any), at most max; *n receives how many were written to out, *more 1 if
+ * further devices match. */
+FL_MUST_USE int fl_processor_devices_list(fl_processor *p, int status, const char *after,
+                                          int64_t now_us, fl_device_info *out, size_t max,
+                                          size_t *n, int *more);
+/* Readings of one device with timestamp in [from_us, to_us], ordered by timestamp: the
+ * committed processed-data files (through the catalog, pruned by hour) plus the rows processed
+ * and not flushed yet. At most max rows into out (device_id not set); *n how many, *more 1 if
+ * more matched. */
+FL_MUST_USE int fl_processor_readings(fl_processor *p, fl_slice device_id, int64_t from_us,
+                                      int64_t to_us, fl_lake_processed_row *out, size_t max,
+                                      size_t *n, int *more);
 
 #endif

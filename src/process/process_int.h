@@ -111,4 +111,110 @@ void detect_dropout(const fl_detector_params *p, fl_device_state *st, int64_t t_
 /* Physical range of §4.1 (bounds inclusive); 1 if x is plausible for the metric. */
 int metric_plausible(int metric, double x);
 
+/* ---- the processor consumer core (consumer.c; threads in processor.c) ------------------- */
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+typedef struct proc_device {
+    char *id; /* owned, NUL-terminated */
+    size_t id_len;
+    fl_device_state *st;
+    fl_lake_processed_row latest; /* device_id slice -> id */
+    int has_latest;
+    int64_t last_seen_us, record_count, anomaly_count;
+    int has_anomaly;
+    int64_t last_anomaly_us;
+    int last_anomaly_kind, last_anomaly_metric;
+    double last_anomaly_score;
+    int dirty; /* touched since the last commit: its row is saved with the next one */
+    struct proc_device *next; /* hash chain */
+} proc_device;
+
+typedef struct proc_part {
+    int64_t hour;
+    uint64_t first_seq, last_seq;
+    fl_lake_processed_row *rows; /* device_id slices -> proc_device.id or a loose id */
+    size_t n, cap;
+} proc_part;
+
+/* Crash points of a commit, for unit tests: a non-zero return of the hook makes the commit
+ * return that code at once, leaving everything as a kill -9 there would. */
+enum proc_commit_step {
+    PROC_AFTER_PUBLISH, /* called after each published file (arg: files published so far) */
+    PROC_AFTER_COMMIT,  /* the transaction committed */
+};
+typedef int (*proc_crash_fn)(void *ctx, enum proc_commit_step step, size_t files);
+typedef int64_t (*proc_clock_fn)(void *ctx);
+
+typedef struct proc_metrics {
+    fl_counter *records, *duplicates, *undecodable, *over_limit, *files, *bytes;
+    fl_counter *anomalies[FL_ANOMALY_KIND_COUNT];
+    fl_histogram *commit_latency, *freshness;
+} proc_metrics;
+
+typedef struct proc_consumer_options {
+    uint32_t shard;
+    const fl_process_config *pcfg; /* borrowed */
+    const fl_tz *tz;               /* borrowed */
+    fl_objstore *store;            /* borrowed */
+    fl_catalog *catalog;           /* borrowed; this consumer's own connection */
+    int64_t batch_interval_us;
+    int64_t buffer_bytes;
+    size_t max_devices;
+    int codec; /* enum fl_pq_codec */
+    proc_clock_fn clock; /* monotonic µs; NULL = fl_time_mono_us */
+    void *clock_ctx;
+    proc_clock_fn wall_clock; /* µs since the epoch (freshness); NULL = fl_time_now_us */
+    proc_crash_fn crash;      /* NULL in production */
+    void *crash_ctx;
+    int64_t retry_backoff_min_us, retry_backoff_max_us; /* 0 = 1 s, 30 s */
+    proc_metrics metrics;
+} proc_consumer_options;
+
+typedef struct proc_consumer {
+    proc_consumer_options o;
+    pthread_mutex_t lock; /* guards devices and parts against the query threads */
+    proc_device **buckets;
+    size_t nbuckets, ndevices;
+    proc_part *parts;
+    size_t nparts, cap;
+    size_t buffered_bytes;
+    proc_device **dirty;
+    size_t ndirty, dirty_cap;
+    char **loose; /* ids of untracked devices (over the limit) referenced by buffered rows */
+    size_t nloose, loose_cap;
+    fl_device_state *scratch; /* state for an untracked device's reading (no history) */
+    int64_t *arrivals; /* stream arrival of every buffered row (freshness at commit) */
+    size_t narrivals, arrivals_cap;
+    uint64_t last_read, checkpoint;
+    int64_t batch_opened_us; /* clock at the first record consumed since the last commit */
+    int64_t retry_at_us, backoff_us;
+    fl_buf blob;
+    /* published for the metrics collector */
+    _Atomic uint64_t pub_checkpoint;
+    _Atomic int64_t pub_newest_committed_arrival_us;
+    _Atomic uint64_t pub_buffered_bytes, pub_devices;
+    /* for tests */
+    uint64_t commits, files_committed, orphans_removed;
+} proc_consumer;
+
+FL_MUST_USE int proc_consumer_create(const proc_consumer_options *o, proc_consumer **out);
+void proc_consumer_destroy(proc_consumer *c);
+/* Sweep orphans and stale puts (started before started_before_us), load the checkpoint and
+ * this shard's device states. *resume_after receives the checkpoint. */
+FL_MUST_USE int proc_consumer_recover(proc_consumer *c, int64_t started_before_us,
+                                      uint64_t *resume_after);
+/* Take one record in stream order. 0: consumed. FL_EAGAIN: not consumed, the buffer is at
+ * its bound and the commit that would free it failed or is backing off (offer it again later).
+ * FL_ENOMEM. */
+FL_MUST_USE int proc_consumer_offer(proc_consumer *c, const fl_stream_record *rec);
+/* Commit if the batch interval has passed since the batch opened (and not backing off). */
+FL_MUST_USE int proc_consumer_tick(proc_consumer *c);
+/* Commit everything read so far now (ignores the backoff). */
+FL_MUST_USE int proc_consumer_commit(proc_consumer *c);
+int64_t proc_consumer_backoff_left(const proc_consumer *c);
+/* Query helpers (take c->lock). */
+int proc_consumer_device_get(proc_consumer *c, fl_slice id, fl_device_info *out);
+
 #endif
