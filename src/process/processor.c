@@ -463,7 +463,7 @@ int fl_processor_devices_list(fl_processor *p, int status, const char *after, in
         }
         pthread_mutex_unlock(&c->lock);
     }
-    if (!rc)
+    if (!rc && nids)
         qsort(ids, nids, sizeof *ids, cmp_str);
     for (size_t i = 0; !rc && i < nids && *n < max; i++) {
         /* A device is never forgotten, so it is still there. */
@@ -583,7 +583,8 @@ int fl_processor_readings(fl_processor *p, fl_slice device_id, int64_t from_us, 
     if (!rc)
         rc = scan_files(p, &s);
     if (!rc) {
-        qsort(r.v, r.n, sizeof *r.v, cmp_ts);
+        if (r.n)
+            qsort(r.v, r.n, sizeof *r.v, cmp_ts);
         for (size_t i = 0; i < r.n; i++) {
             if (*n && out[*n - 1].timestamp_us == r.v[i].timestamp_us)
                 continue; /* the same row seen buffered and committed */
