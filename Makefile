@@ -52,6 +52,7 @@ soak: release
 	@$(SOAK_ENV) FL_KILL_CYCLES=200 python3 tests/fault/test_kill9.py
 	@$(SOAK_ENV) FL_KILL_CYCLES=50 python3 tests/fault/test_kill9_delivery.py
 	@$(SOAK_ENV) FL_KILL_CYCLES=30 python3 tests/fault/test_kill9_compact.py
+	@$(SOAK_ENV) FL_KILL_CYCLES=50 python3 tests/fault/test_kill9_process.py
 
 fuzz:
 	@scripts/install-deps.sh fuzz
