@@ -17,6 +17,7 @@
 #include "core/core.h"
 #include "lake/objstore.h"
 #include "monitor/monitor.h"
+#include "parquet/parquet.h"
 #include "stream/stream.h"
 
 /* ---- layout ---------------------------------------------------------------------------------- */
@@ -58,6 +59,25 @@ FL_MUST_USE int fl_lake_part_key(char *buf, size_t n, const char *prefix, fl_lak
  * components). Returns 0, or FL_EPARSE for any other key. */
 FL_MUST_USE int fl_lake_part_key_parse(const char *key, const char *prefix, fl_lake_partition *p,
                                        uint32_t *shard, uint64_t *first_seq, uint64_t *last_seq);
+
+/* ---- the lake's tables, for the catalog, DDL export and SQL --------------------------------- */
+
+/* One table stored in the lake. The partition columns are not in `columns`: they are the
+ * path's year=/month=/day=(/hour=) of time_column's UTC value. */
+typedef struct fl_lake_table_info {
+    const char *name;                /* SQL name, e.g. "raw_sensor_data" */
+    const char *prefix;              /* object key prefix, e.g. "raw-data" */
+    const fl_pq_column_def *columns; /* the Parquet file columns, in file order */
+    size_t column_count;
+    const char *time_column;         /* event-time column whose UTC hour is the partition */
+    int partitioned_by_hour;         /* 1: year/month/day/hour; 0: year/month/day */
+} fl_lake_table_info;
+
+/* The lake's tables in a fixed order (static storage). */
+size_t fl_lake_table_count(void);
+const fl_lake_table_info *fl_lake_table_at(size_t i);
+/* By SQL name; NULL if there is no such lake table. */
+const fl_lake_table_info *fl_lake_table_find(const char *name);
 
 /* ---- delivery -------------------------------------------------------------------------------- */
 
