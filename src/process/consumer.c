@@ -538,15 +538,19 @@ static int write_part(proc_consumer *c, const proc_part *p, fl_lake_file *f)
 /* After a successful commit: empty the buffers and the dirty list (under the lock: queries). */
 static void committed(proc_consumer *c, int64_t commit_wall_us)
 {
-    int64_t newest = 0;
+    int64_t newest = 0, oldest = INT64_MAX;
     for (size_t i = 0; i < c->narrivals; i++) {
         if (c->o.metrics.freshness)
             fl_histogram_observe(c->o.metrics.freshness, commit_wall_us - c->arrivals[i]);
         if (c->arrivals[i] > newest)
             newest = c->arrivals[i];
+        if (c->arrivals[i] < oldest)
+            oldest = c->arrivals[i];
     }
-    if (newest)
+    if (newest) {
         atomic_store(&c->pub_newest_committed_arrival_us, newest);
+        atomic_store(&c->pub_last_commit_max_freshness_us, commit_wall_us - oldest);
+    }
     pthread_mutex_lock(&c->lock);
     for (size_t i = 0; i < c->nparts; i++)
         fl_free(c->parts[i].rows);

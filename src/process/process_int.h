@@ -194,6 +194,7 @@ typedef struct proc_consumer {
     /* published for the metrics collector */
     _Atomic uint64_t pub_checkpoint;
     _Atomic int64_t pub_newest_committed_arrival_us;
+    _Atomic int64_t pub_last_commit_max_freshness_us; /* oldest row's arrival -> last commit */
     _Atomic uint64_t pub_buffered_bytes, pub_devices;
     /* for tests */
     uint64_t commits, files_committed, orphans_removed;

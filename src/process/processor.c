@@ -186,6 +186,12 @@ static double newest_committed(fl_processor *p, struct proc_thread *t, int64_t n
     return (double)atomic_load(&t->core->pub_newest_committed_arrival_us) / 1e6;
 }
 
+static double last_commit_max_freshness(fl_processor *p, struct proc_thread *t, int64_t now)
+{
+    (void)p, (void)now;
+    return (double)atomic_load(&t->core->pub_last_commit_max_freshness_us) / 1e6;
+}
+
 static double devices(fl_processor *p, struct proc_thread *t, int64_t now)
 {
     (void)p, (void)now;
@@ -215,6 +221,11 @@ static int collect(void *ctx, fl_buf *out)
                           "Stream arrival time (Unix seconds) of the newest record committed to "
                           "processed-data.",
                           newest_committed);
+    rc = rc ? rc
+            : write_gauge(out, p, "fleetlake_process_last_commit_max_freshness_seconds",
+                          "Freshness of the oldest record of the last commit (its arrival to "
+                          "the commit): the worst case the histogram's buckets blur.",
+                          last_commit_max_freshness);
     rc = rc ? rc
             : write_gauge(out, p, "fleetlake_process_devices",
                           "Devices whose state the consumer keeps.", devices);
