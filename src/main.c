@@ -14,6 +14,7 @@ static const struct {
     {"stream", fl_cli_stream, "list shards or read records from the stream"},
     {"check", fl_cli_check, "verify the stream, meta.db and the lake against its catalog"},
     {"compact", fl_cli_compact, "merge closed hours' small lake files into large sorted ones"},
+    {"summarize", fl_cli_summarize, "(re)compute hourly_summary for a range of hours (backfill)"},
     {"sim", fl_sim_main, "fleet simulator and load generator"},
 };
 
@@ -21,8 +22,8 @@ static void usage(FILE *out)
 {
     fprintf(out, "usage: fleetlake <command> [options]\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
-    fprintf(out, "  %-8s %s\n\n`fleetlake <command> --help` describes each.\n", "version",
+        fprintf(out, "  %-9s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "  %-9s %s\n\n`fleetlake <command> --help` describes each.\n", "version",
             "print the version");
 }
 

@@ -44,11 +44,13 @@ static const char *const migrations[] = {
     /* 2: device_state (issue: real-time processor) — the DynamoDB role. One row per device,
      * written by the processor consumer of the device's shard in the same transaction as its
      * checkpoint and files; state is the detector state blob (fl_device_state_encode). Times
-     * are µs since the epoch; last_anomaly_* are NULL until the device's first anomaly. */
+     * are µs since the epoch; last_anomaly_* are NULL until the device's first anomaly.
+     * BYTEA is PostgreSQL's binary type; SQLite gives it NUMERIC affinity, which stores a
+     * bound blob unchanged (only TEXT values are ever converted), so the DDL stays portable. */
     "CREATE TABLE IF NOT EXISTS device_state ("
     " device_id TEXT PRIMARY KEY,"
     " shard INTEGER NOT NULL,"
-    " state BLOB NOT NULL,"
+    " state BYTEA NOT NULL,"
     " timestamp BIGINT,"
     " present INTEGER NOT NULL,"
     " temperature DOUBLE PRECISION,"

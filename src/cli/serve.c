@@ -15,6 +15,7 @@
 
 #include "cli/cli.h"
 #include "gateway/gateway.h"
+#include "jobs/jobs.h"
 #include "lake/lake.h"
 #include "monitor/monitor.h"
 #include "process/process.h"
@@ -39,6 +40,7 @@ struct server {
     fl_delivery *delivery;
     fl_processor *processor;
     fl_compaction *compaction;
+    fl_summary_job *summary;
     fl_gateway *gateway;
     pthread_t maintenance;
     int maintenance_started;
@@ -320,6 +322,26 @@ static int start_compaction(struct server *srv)
     return rc;
 }
 
+/* The hourly_summary job (src/jobs), serialised with `fleetlake summarize` through
+ * <data>/summary.lock. */
+static int start_summary(struct server *srv)
+{
+    if (strcmp(srv->cfg.summary_enabled, "on") != 0) {
+        FL_INFO(MODULE, "hourly_summary disabled (summary.enabled = off)");
+        return 0;
+    }
+    char meta[4200], lock[4200];
+    int rc = fl_cli_path(meta, sizeof meta, srv->cfg.data_dir, "meta.db");
+    if (!rc)
+        rc = fl_cli_path(lock, sizeof lock, srv->cfg.data_dir, "summary.lock");
+    if (rc)
+        return rc;
+    fl_summary_job_deps deps = {&srv->cfg, srv->lake, meta, lock, srv->metrics};
+    if ((rc = fl_summary_job_start(&deps, &srv->summary)))
+        FL_ERROR(MODULE, "cannot start the summary job: %s", fl_strerror(rc));
+    return rc;
+}
+
 static int start(struct server *srv)
 {
     int rc = fl_fs_mkdir_p(srv->cfg.data_dir, 0755);
@@ -335,7 +357,8 @@ static int start(struct server *srv)
                           srv->cfg.dead_letter_retention_bytes, &srv->dead_letters)))
         return rc;
     if ((rc = fl_metrics_create(&srv->metrics)) || (rc = start_delivery(srv)) ||
-        (rc = start_processor(srv)) || (rc = start_compaction(srv)))
+        (rc = start_processor(srv)) || (rc = start_compaction(srv)) ||
+        (rc = start_summary(srv)))
         return rc;
     fl_gateway_deps deps = {&srv->cfg, srv->stream, srv->dead_letters, srv->metrics,
                             srv->processor};
@@ -377,6 +400,7 @@ static int stop(struct server *srv)
     /* After the gateway (the only /metrics renderer: compaction's gauge collector goes with
      * it); a partition being compacted is abandoned at its next check, nothing committed. */
     fl_compaction_stop(srv->compaction);
+    fl_summary_job_stop(srv->summary);
     if (srv->maintenance_started) {
         pthread_mutex_lock(&srv->stop_lock);
         srv->stopping = 1;

@@ -146,6 +146,20 @@ const fl_config_entry fl_config_table[] = {
      "listed them just before it can still read them. Queries are bounded by timeouts of "
      "minutes; an hour leaves ample margin while bounding the extra disk to about one hour of "
      "compacted input."},
+    {"summary.enabled", FL_CFG_ENUM, "on", 0, 0, "on|off", OFF(summary_enabled),
+     SZ(summary_enabled),
+     "Whether `serve` writes curated-data/hourly_summary/ by itself as hours close (and "
+     "recomputes an hour when late data reaches it). `fleetlake summarize` backfills either "
+     "way."},
+    {"summary.interval_s", FL_CFG_SECONDS, "60", 1, 86400, NULL, OFF(summary_interval_s), 0,
+     "Time between two summary passes of `serve`. An hour closes once an hour, so a minute "
+     "puts its summary on dashboards soon after; an idle pass is two catalog queries."},
+    {"summary.allowed_lateness_s", FL_CFG_SECONDS, "10m", 0, 7 * 86400, NULL,
+     OFF(summary_allowed_lateness_s), 0,
+     "An hour is summarised once the newest processed event time is this far past its end "
+     "(or, for a quiet fleet, the wall clock is, plus 5 minutes). 10 minutes covers "
+     "process.late_after_s (5 min, past which records are flagged late) plus a processor "
+     "batch; data later still is not lost: it triggers a recomputation of the hour."},
     {"process.time_zone", FL_CFG_STRING, "UTC", 0, 0, NULL, OFF(process_time_zone),
      SZ(process_time_zone),
      "IANA time zone of the fleet (e.g. Asia/Seoul, Europe/Berlin), read from the system tz "

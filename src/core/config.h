@@ -59,6 +59,10 @@ typedef struct fl_config {
     int64_t compaction_target_bytes;
     int64_t compaction_memory_bytes;
     int64_t compaction_retire_grace_s;
+    /* [summary] (the hourly_summary job, src/jobs) */
+    char summary_enabled[8];
+    int64_t summary_interval_s;
+    int64_t summary_allowed_lateness_s;
     /* [process] (enrichment and anomaly detection, src/process) */
     char process_time_zone[64];
     int64_t process_dedup_window_s;

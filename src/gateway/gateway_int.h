@@ -60,6 +60,10 @@ struct fl_gateway {
 
 /* routes.c */
 const fl_route *fl_gateway_route_find(const char *method, const char *path, int *path_known);
+/* The same; *known_name (if not NULL) receives the name of a route matching the path with
+ * another method. */
+const fl_route *fl_gateway_route_find_named(const char *method, const char *path,
+                                            int *path_known, const char **known_name);
 extern const fl_route fl_gateway_routes[];
 extern const size_t fl_gateway_route_count;
 
@@ -80,6 +84,9 @@ void fl_handle_metrics(fl_gateway *gw, fl_request *req);
 void fl_handle_stream(fl_gateway *gw, fl_request *req);
 void fl_handle_devices(fl_gateway *gw, fl_request *req);
 void fl_handle_device(fl_gateway *gw, fl_request *req); /* /v1/devices/{id}[/readings] */
+void fl_handle_query(fl_gateway *gw, fl_request *req);  /* POST /v1/query (query.c) */
+void fl_handle_tables(fl_gateway *gw, fl_request *req);
+void fl_handle_table(fl_gateway *gw, fl_request *req); /* /v1/tables/{name}[/ddl] */
 
 /* metrics registration for the gateway's own families (status.c) */
 FL_MUST_USE int fl_gateway_metrics_register(fl_gateway *gw);

@@ -9,6 +9,9 @@ const fl_route fl_gateway_routes[] = {
     {"GET", "/v1/stream", "/v1/stream", fl_handle_stream, 0, 0},
     {"GET", "/v1/devices", "/v1/devices", fl_handle_devices, 0, 0},
     {"GET", "/v1/devices/", "/v1/devices/{id}", fl_handle_device, 0, 1},
+    {"GET", "/v1/tables", "/v1/tables", fl_handle_tables, 0, 0},
+    {"GET", "/v1/tables/", "/v1/tables/{name}", fl_handle_table, 0, 1},
+    {"POST", "/v1/query", "/v1/query", fl_handle_query, 1, 0},
     {"GET", "/metrics", "/metrics", fl_handle_metrics, 0, 0},
     {"GET", "/healthz", "/healthz", fl_handle_healthz, 0, 0},
     {"GET", "/readyz", "/readyz", fl_handle_readyz, 0, 0},
@@ -17,6 +20,12 @@ const size_t fl_gateway_route_count = sizeof fl_gateway_routes / sizeof fl_gatew
 
 const fl_route *fl_gateway_route_find(const char *method, const char *path, int *path_known)
 {
+    return fl_gateway_route_find_named(method, path, path_known, NULL);
+}
+
+const fl_route *fl_gateway_route_find_named(const char *method, const char *path,
+                                            int *path_known, const char **known_name)
+{
     *path_known = 0;
     for (size_t i = 0; i < fl_gateway_route_count; i++) {
         const fl_route *r = &fl_gateway_routes[i];
@@ -24,6 +33,8 @@ const fl_route *fl_gateway_route_find(const char *method, const char *path, int 
         if (r->prefix ? strncmp(r->path, path, n) != 0 || path[n] == 0 : strcmp(r->path, path) != 0)
             continue;
         *path_known = 1;
+        if (known_name)
+            *known_name = r->name; /* a prefix route's pattern, not the raw path (metrics) */
         if (strcmp(r->method, method) == 0 ||
             (strcmp(method, "HEAD") == 0 && strcmp(r->method, "GET") == 0))
             return r;

@@ -23,8 +23,10 @@ static fl_request *request_new(fl_gateway *gw, struct MHD_Connection *conn, cons
     snprintf(req->request_id, sizeof req->request_id, "%lx",
              (unsigned long)atomic_fetch_add(&gw->next_request_id, 1));
     int path_known;
-    req->route = fl_gateway_route_find(method, url, &path_known);
-    req->route_name = req->route ? req->route->name : path_known ? url : "unknown";
+    const char *known_name = url;
+    req->route = fl_gateway_route_find_named(method, url, &path_known, &known_name);
+    /* An exact route's name is its path; a prefix route's is its pattern: bounded labels. */
+    req->route_name = req->route ? req->route->name : path_known ? known_name : "unknown";
     atomic_fetch_add(&gw->inflight, 1);
     req->counted_inflight = 1;
     return req;

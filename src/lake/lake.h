@@ -151,6 +151,13 @@ FL_MUST_USE int fl_lake_processed_read(fl_objstore *store, const char *key, fl_s
                                        int64_t from_us, int64_t to_us,
                                        fl_lake_processed_row_fn fn, void *arg);
 
+/* ---- hourly_summary (written by the hourly_summary job, src/jobs) ---------------------------- */
+
+/* Partitioned by year/month/day of `hour`; one file per summarised hour (docs/summary.md). */
+#define FL_LAKE_SUMMARY_TABLE "hourly_summary"
+#define FL_LAKE_SUMMARY_PREFIX "curated-data/hourly_summary"
+#define FL_LAKE_SUMMARY_JOB "hourly-summary"
+
 /* ---- compaction ------------------------------------------------------------------------------ */
 
 /* Compaction (compact.c, compact_run.c; docs/lake.md "Compaction") merges the small files of a

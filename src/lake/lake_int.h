@@ -49,6 +49,7 @@ typedef struct lake_table_spec {
 extern const lake_table_spec lake_raw_table;      /* raw_sensor_data from the stream */
 extern const lake_table_spec lake_rejected_table; /* rejected_records from the dead letters */
 extern const lake_table_spec lake_processed_table; /* processed_sensor_data (processed.c) */
+extern const lake_table_spec lake_summary_table;   /* hourly_summary (summary_table.c) */
 
 /* Valid UTF-8 (no overlongs, no surrogates, <= U+10FFFF)? */
 int lake_utf8_valid(const char *p, size_t n);

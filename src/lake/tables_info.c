@@ -10,12 +10,13 @@ static const fl_lake_table_info tables[] = {
     {FL_LAKE_RAW_TABLE, FL_LAKE_RAW_PREFIX, NULL, 0, "timestamp", 1},
     {FL_LAKE_PROCESSED_TABLE, NULL, NULL, 0, "timestamp", 1},
     {FL_LAKE_REJECTED_TABLE, FL_LAKE_REJECTED_PREFIX, NULL, 0, "received_at", 1},
+    {FL_LAKE_SUMMARY_TABLE, FL_LAKE_SUMMARY_PREFIX, NULL, 0, "hour", 0},
 };
 
 static const lake_table_spec *spec_for(size_t i)
 {
     static const lake_table_spec *const specs[] = {&lake_raw_table, &lake_processed_table,
-                                                   &lake_rejected_table};
+                                                   &lake_rejected_table, &lake_summary_table};
     return specs[i];
 }
 

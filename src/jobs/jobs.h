@@ -1,0 +1,108 @@
+/* jobs.h — batch jobs over the lake (the Spark-batch role of DESIGN.md §2). Today: the
+ * hourly_summary job, which turns each closed UTC hour of processed_sensor_data into one
+ * curated-data/hourly_summary file of per-device aggregates (DESIGN.md §4.2), recomputes an
+ * hour atomically when late data reaches it, and backfills ranges on demand
+ * (`fleetlake summarize`). Protocol and crash safety: the notes at the top of summary.c;
+ * user-facing description: docs/summary.md. Other modules include only this header. */
+#ifndef FL_JOBS_JOBS_H
+#define FL_JOBS_JOBS_H
+
+#include <stdint.h>
+
+#include "core/core.h"
+#include "lake/lake.h"
+
+/* ---- aggregation (pure) ---------------------------------------------------------------------- */
+
+/* Running statistics of one measure (Welford: numerically stable mean and variance). */
+typedef struct fl_summary_measure {
+    int64_t n;
+    double mean, m2, min, max;
+} fl_summary_measure;
+
+/* The aggregate of one device-hour. */
+typedef struct fl_summary_acc {
+    int64_t records;   /* processed rows */
+    int64_t anomalies; /* rows with anomaly_flag */
+    int64_t clean;     /* rows with quality_flags == 0 (pass every quality check) */
+    fl_summary_measure temperature, humidity, pressure;
+} fl_summary_acc;
+
+/* Add one processed row (absent measures, per row->present, are skipped: NULLs). */
+void fl_summary_acc_add(fl_summary_acc *a, const fl_lake_processed_row *row);
+/* Sample standard deviation (n - 1); 0 and *ok = 0 (NULL) for fewer than 2 values. */
+double fl_summary_measure_stddev(const fl_summary_measure *m, int *ok);
+/* clean / records, in [0, 1]; 1 for an empty accumulator (never written). */
+double fl_summary_quality_score(const fl_summary_acc *a);
+
+/* ---- watermark and closing decisions (pure) -------------------------------------------------- */
+
+/* Past the allowed lateness, an hour still waits this long by the wall clock when no newer
+ * event time arrives (an idle fleet), so the processor's last batches of it are committed. */
+#define FL_SUMMARY_WALL_CLOCK_SLACK_US (INT64_C(300) * 1000000)
+
+/* 1 if hour (fl_lake_hour_of units) is closed: the newest processed event time (watermark_us,
+ * INT64_MIN when there is none) reached its end plus lateness_us, or the wall clock reached its
+ * end plus lateness_us plus FL_SUMMARY_WALL_CLOCK_SLACK_US. */
+int fl_summary_hour_closed(int64_t hour, int64_t watermark_us, int64_t now_us,
+                           int64_t lateness_us);
+
+/* ---- the job --------------------------------------------------------------------------------- */
+
+typedef struct fl_summarizer fl_summarizer;
+
+typedef struct fl_summary_options {
+    fl_objstore *store;        /* the lake; borrowed */
+    const char *meta_path;     /* meta.db; the summarizer opens its own connection */
+    int64_t lateness_us;       /* summary.allowed_lateness_s */
+    int64_t retire_grace_us;   /* compaction.retire_grace_s: replaced summaries deleted after */
+    int64_t (*clock)(void *ctx); /* wall clock, µs; NULL = fl_time_now_us */
+    void *clock_ctx;
+    const _Atomic int *stop; /* may be NULL; checked between hours and input files */
+    fl_metrics *metrics;     /* may be NULL */
+} fl_summary_options;
+
+typedef struct fl_summary_stats {
+    uint64_t hours;        /* hours summarised for the first time */
+    uint64_t recomputed;   /* hours whose summary was replaced (late data, backfill) */
+    uint64_t unchanged;    /* hours checked whose summary was already current */
+    uint64_t failures;     /* hours that failed (left as they were) */
+    uint64_t rows_in, rows_out;
+    uint64_t orphans_removed, retired_deleted;
+} fl_summary_stats;
+
+/* Fill lateness and grace of o from cfg. */
+void fl_summary_options_from_config(const fl_config *cfg, fl_summary_options *o);
+FL_MUST_USE int fl_summarizer_create(const fl_summary_options *o, fl_summarizer **out);
+void fl_summarizer_destroy(fl_summarizer *s); /* accepts NULL */
+
+/* Summarise one hour now, whether closed or not: a no-op (stats->unchanged) when its live
+ * summary was computed from exactly the hour's live processed files, else a new file swapped
+ * in atomically. Hold the summary lock. Returns 0, FL_ESTOPPED or the error (nothing
+ * committed). dry_run: decide only (counted as it would be), change nothing. */
+FL_MUST_USE int fl_summarizer_hour(fl_summarizer *s, int64_t hour, int dry_run,
+                                   fl_summary_stats *stats);
+/* A scheduled pass: every closed hour with processed data that has no summary, or whose
+ * processed files changed since its summary, then delete replaced summaries past the grace.
+ * Returns 0, FL_ESTOPPED, or a catalog error; a failed hour is logged, counted and skipped. */
+FL_MUST_USE int fl_summarizer_pass(fl_summarizer *s, fl_summary_stats *stats);
+/* Backfill: fl_summarizer_hour for every hour in [from_us, to_us) that has processed data. */
+FL_MUST_USE int fl_summarizer_range(fl_summarizer *s, int64_t from_us, int64_t to_us,
+                                    int dry_run, fl_summary_stats *stats);
+
+/* serve's summary thread: a pass every summary.interval_s under <data>/summary.lock (skipped
+ * while `fleetlake summarize` holds it). */
+typedef struct fl_summary_job fl_summary_job;
+typedef struct fl_summary_job_deps {
+    const fl_config *cfg;  /* borrowed for the thread's life */
+    fl_objstore *store;    /* borrowed */
+    const char *meta_path; /* copied */
+    const char *lock_path; /* copied */
+    fl_metrics *metrics;   /* may be NULL */
+} fl_summary_job_deps;
+FL_MUST_USE int fl_summary_job_start(const fl_summary_job_deps *deps, fl_summary_job **out);
+/* Raise the stop flag (the hour in progress is abandoned, nothing committed) and join.
+ * Accepts NULL. */
+void fl_summary_job_stop(fl_summary_job *j);
+
+#endif
