@@ -111,4 +111,125 @@ typedef int (*fl_catalog_hwm_fn)(void *arg, int32_t year, int32_t month, int32_t
 FL_MUST_USE int fl_catalog_high_water_marks(fl_catalog *c, const char *table_name, int32_t shard,
                                             fl_catalog_hwm_fn fn, void *arg);
 
+/* ---- the table registry and DDL export (tables.c, ddl.c) ------------------------------------ */
+
+/* The tables the catalog describes: every lake table of lake.h's fl_lake_table_* list (so the
+ * registry can never disagree with what the writers write; a table added there appears here
+ * with no edit), then the live tables kept in meta.db (device_state, alerts) that exist in the
+ * connection's schema. Live tables have no lake location and no DDL. */
+
+#define FL_CATALOG_COLUMNS_MAX 64
+
+enum fl_catalog_kind { FL_CATALOG_KIND_LAKE = 0, FL_CATALOG_KIND_LIVE = 1 };
+
+/* Column types, engine-neutral; fl_catalog_type_sql names them per dialect. */
+enum fl_catalog_type {
+    FL_CATALOG_STRING = 0,
+    FL_CATALOG_TIMESTAMP, /* µs, UTC */
+    FL_CATALOG_INT8,
+    FL_CATALOG_INT16,
+    FL_CATALOG_INT32,
+    FL_CATALOG_INT64,
+    FL_CATALOG_DOUBLE,
+    FL_CATALOG_BOOLEAN,
+    FL_CATALOG_BINARY,
+};
+
+enum fl_catalog_dialect {
+    FL_DIALECT_ATHENA = 0,
+    FL_DIALECT_TRINO,
+    FL_DIALECT_SPARK,
+    FL_DIALECT_DUCKDB,
+};
+#define FL_DIALECT_COUNT 4
+
+typedef struct fl_catalog_column {
+    char name[FL_CATALOG_NAME_MAX];
+    enum fl_catalog_type type;
+    int nullable;
+    int partition; /* 1: a partition key (year, month, day, hour; INT32), last in the list */
+} fl_catalog_column;
+
+/* One table. Self-contained (no pointers), so callers may copy it freely. */
+typedef struct fl_catalog_table {
+    char name[FL_CATALOG_NAME_MAX];
+    enum fl_catalog_kind kind;
+    char prefix[FL_CATALOG_NAME_MAX];      /* lake key prefix, e.g. "raw-data"; "" for live */
+    char time_column[FL_CATALOG_NAME_MAX]; /* lake: the event-time column partitioned on */
+    int partitioned_by_hour;               /* lake: 1 year/month/day/hour, 0 year/month/day */
+    size_t column_count;                   /* file columns, then partition keys */
+    size_t partition_count;                /* 0 (live), 3 or 4 */
+    fl_catalog_column columns[FL_CATALOG_COLUMNS_MAX];
+} fl_catalog_table;
+
+/* "athena" | "trino" | "spark" | "duckdb" -> dialect; -1 if unknown. */
+int fl_catalog_dialect_parse(const char *name);
+const char *fl_catalog_dialect_name(enum fl_catalog_dialect d);
+const char *fl_catalog_kind_name(enum fl_catalog_kind k);
+/* The SQL type of t in dialect d (static string), e.g. STRING -> "varchar" for Trino. */
+const char *fl_catalog_type_sql(enum fl_catalog_type t, enum fl_catalog_dialect d);
+
+/* Every table: lake tables (c may be NULL: only those), then live tables present in c's
+ * meta.db. *out is an array of *count tables, caller frees with fl_free. */
+FL_MUST_USE int fl_catalog_tables_list(fl_catalog *c, fl_catalog_table **out, size_t *count);
+/* One table by name (c may be NULL for lake tables). FL_ENOTFOUND if there is none. */
+FL_MUST_USE int fl_catalog_table_get(fl_catalog *c, const char *name, fl_catalog_table *out);
+
+/* Aggregates of a table's live files (retired ones only counted in retired_*). For a live
+ * table: rows = its row count, everything else 0. */
+typedef struct fl_catalog_table_stats {
+    int64_t files, rows, bytes;
+    int64_t partitions;
+    int64_t min_ts, max_ts; /* µs; -1 when there are no rows */
+    int64_t retired_files, retired_bytes;
+} fl_catalog_table_stats;
+FL_MUST_USE int fl_catalog_table_stats_get(fl_catalog *c, const fl_catalog_table *t,
+                                           fl_catalog_table_stats *out);
+
+/* One partition (hour -1 for tables partitioned by day) or one tier of a lake table's live
+ * files. */
+typedef struct fl_catalog_group {
+    int32_t year, month, day, hour;
+    char tier[16];
+    int64_t files, rows, bytes;
+    int64_t min_ts, max_ts; /* -1 when there are no rows */
+} fl_catalog_group;
+typedef int (*fl_catalog_group_fn)(void *arg, const fl_catalog_group *g);
+/* Per partition, in (year, month, day, hour) order; fn's non-zero return stops and is
+ * returned. */
+FL_MUST_USE int fl_catalog_partitions_query(fl_catalog *c, const char *table_name,
+                                            fl_catalog_group_fn fn, void *arg);
+/* Per storage tier ("hot", ...), in tier order. */
+FL_MUST_USE int fl_catalog_tiers_query(fl_catalog *c, const char *table_name,
+                                       fl_catalog_group_fn fn, void *arg);
+
+/* What fl_catalog_ddl writes besides the table itself. */
+typedef struct fl_catalog_ddl_options {
+    /* The lake's root: "s3://bucket/prefix", "file:///abs/data/lake" or (DuckDB) a plain path;
+     * no trailing slash needed. Required. */
+    const char *location;
+    const char *schema;      /* Trino schema (default "fleetlake"); the catalog is "hive" */
+    const char *compression; /* Athena parquet.compression for its writes (default "SNAPPY") */
+    /* DuckDB only: read exactly these keys (relative to location) instead of a glob, so files
+     * retired by compaction but not yet deleted are not read twice. NULL: the glob. */
+    const char *const *live_files;
+    size_t live_file_count;
+} fl_catalog_ddl_options;
+
+/* Append the statements that register lake table t in dialect d at o->location to out
+ * (comments explain the caveats). FL_EUNSUPPORTED for a live table, FL_EINVAL without a
+ * location. */
+FL_MUST_USE int fl_catalog_ddl(const fl_catalog_table *t, enum fl_catalog_dialect d,
+                               const fl_catalog_ddl_options *o, fl_buf *out);
+
+/* JSON encodings shared by `fleetlake catalog --format json` and GET /v1/tables (tables_json.c).
+ * list: {"tables":[{name, kind, prefix, partition_keys, files, rows, bytes, partitions,
+ * min_ts, max_ts}]}; one table: its columns, stats, tiers and (at most partitions_max)
+ * partitions. Appended to out. */
+FL_MUST_USE int fl_catalog_tables_json(fl_catalog *c, fl_buf *out);
+FL_MUST_USE int fl_catalog_table_json(fl_catalog *c, const fl_catalog_table *t,
+                                      size_t partitions_max, fl_buf *out);
+/* The engine-neutral type name: "string", "timestamp", "int8" ... "binary". */
+const char *fl_catalog_type_name(enum fl_catalog_type t);
+
 #endif

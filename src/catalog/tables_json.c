@@ -1,0 +1,158 @@
+/* tables_json.c — the registry as JSON, one encoding for `fleetlake catalog ... --format json`
+ * and GET /v1/tables[/{name}], so the CLI and the API never describe a table differently.
+ * Times are RFC 3339 UTC strings (null when a table has no rows). */
+#include <string.h>
+
+#include "catalog/catalog.h"
+
+const char *fl_catalog_type_name(enum fl_catalog_type t)
+{
+    static const char *const names[] = {
+        [FL_CATALOG_STRING] = "string", [FL_CATALOG_TIMESTAMP] = "timestamp",
+        [FL_CATALOG_INT8] = "int8",     [FL_CATALOG_INT16] = "int16",
+        [FL_CATALOG_INT32] = "int32",   [FL_CATALOG_INT64] = "int64",
+        [FL_CATALOG_DOUBLE] = "double", [FL_CATALOG_BOOLEAN] = "boolean",
+        [FL_CATALOG_BINARY] = "binary",
+    };
+    return (unsigned)t < sizeof names / sizeof names[0] ? names[t] : "?";
+}
+
+static int json_time(fl_buf *b, const char *key, int64_t us)
+{
+    if (us < 0)
+        return fl_buf_printf(b, "\"%s\":null", key);
+    char t[FL_TIME_RFC3339_MAX];
+    fl_time_format_rfc3339(us, t);
+    return fl_buf_printf(b, "\"%s\":\"%s\"", key, t);
+}
+
+static int json_partition_keys(fl_buf *b, const fl_catalog_table *t)
+{
+    int rc = fl_buf_append_cstr(b, "\"partition_keys\":[");
+    int first = 1;
+    for (size_t i = 0; !rc && i < t->column_count; i++) {
+        if (!t->columns[i].partition)
+            continue;
+        rc = fl_buf_printf(b, "%s\"%s\"", first ? "" : ",", t->columns[i].name);
+        first = 0;
+    }
+    return rc ? rc : fl_buf_append_cstr(b, "]");
+}
+
+/* name, kind, prefix, partition keys and the stats, without braces. */
+static int json_summary(fl_buf *b, const fl_catalog_table *t, const fl_catalog_table_stats *s)
+{
+    int rc = fl_buf_printf(b, "\"name\":\"%s\",\"kind\":\"%s\",", t->name,
+                           fl_catalog_kind_name(t->kind));
+    if (t->kind == FL_CATALOG_KIND_LAKE)
+        rc = rc ? rc
+                : fl_buf_printf(b, "\"prefix\":\"%s\",\"time_column\":\"%s\",", t->prefix,
+                                t->time_column);
+    else
+        rc = rc ? rc : fl_buf_append_cstr(b, "\"prefix\":null,\"time_column\":null,");
+    rc = rc ? rc : json_partition_keys(b, t);
+    rc = rc ? rc
+            : fl_buf_printf(b,
+                            ",\"files\":%lld,\"rows\":%lld,\"bytes\":%lld,\"partitions\":%lld,"
+                            "\"retired_files\":%lld,\"retired_bytes\":%lld,",
+                            (long long)s->files, (long long)s->rows, (long long)s->bytes,
+                            (long long)s->partitions, (long long)s->retired_files,
+                            (long long)s->retired_bytes);
+    rc = rc ? rc : json_time(b, "min_ts", s->min_ts);
+    rc = rc ? rc : fl_buf_append_cstr(b, ",");
+    return rc ? rc : json_time(b, "max_ts", s->max_ts);
+}
+
+int fl_catalog_tables_json(fl_catalog *c, fl_buf *out)
+{
+    fl_catalog_table *t = NULL;
+    size_t n = 0;
+    int rc = fl_catalog_tables_list(c, &t, &n);
+    if (rc)
+        return rc;
+    rc = fl_buf_append_cstr(out, "{\"tables\":[");
+    for (size_t i = 0; !rc && i < n; i++) {
+        fl_catalog_table_stats s;
+        rc = fl_catalog_table_stats_get(c, &t[i], &s);
+        rc = rc ? rc : fl_buf_append_cstr(out, i ? ",{" : "{");
+        rc = rc ? rc : json_summary(out, &t[i], &s);
+        rc = rc ? rc : fl_buf_append_cstr(out, "}");
+    }
+    rc = rc ? rc : fl_buf_append_cstr(out, "]}\n");
+    fl_free(t);
+    return rc;
+}
+
+struct groups {
+    fl_buf *b;
+    size_t n, max;
+    int truncated;
+};
+
+static int group_json(void *arg, const fl_catalog_group *g)
+{
+    struct groups *gs = arg;
+    if (gs->n == gs->max) {
+        gs->truncated = 1;
+        return 0; /* keep stepping: cheap, and the query's result stays a plain success */
+    }
+    fl_buf *b = gs->b;
+    int rc = fl_buf_append_cstr(b, gs->n++ ? ",{" : "{");
+    if (g->tier[0])
+        rc = rc ? rc : fl_buf_printf(b, "\"tier\":\"%s\",", g->tier);
+    else if (g->hour >= 0)
+        rc = rc ? rc
+                : fl_buf_printf(b, "\"year\":%d,\"month\":%d,\"day\":%d,\"hour\":%d,", g->year,
+                                g->month, g->day, g->hour);
+    else
+        rc = rc ? rc
+                : fl_buf_printf(b, "\"year\":%d,\"month\":%d,\"day\":%d,", g->year, g->month,
+                                g->day);
+    rc = rc ? rc
+            : fl_buf_printf(b, "\"files\":%lld,\"rows\":%lld,\"bytes\":%lld,",
+                            (long long)g->files, (long long)g->rows, (long long)g->bytes);
+    rc = rc ? rc : json_time(b, "min_ts", g->min_ts);
+    rc = rc ? rc : fl_buf_append_cstr(b, ",");
+    rc = rc ? rc : json_time(b, "max_ts", g->max_ts);
+    return rc ? rc : fl_buf_append_cstr(b, "}");
+}
+
+static int json_columns(fl_buf *b, const fl_catalog_table *t)
+{
+    int rc = fl_buf_append_cstr(b, "\"columns\":[");
+    for (size_t i = 0; !rc && i < t->column_count; i++) {
+        const fl_catalog_column *col = &t->columns[i];
+        rc = fl_buf_printf(b, "%s{\"name\":\"%s\",\"type\":\"%s\",\"nullable\":%s,"
+                              "\"partition\":%s,\"sql\":{",
+                           i ? "," : "", col->name, fl_catalog_type_name(col->type),
+                           col->nullable ? "true" : "false", col->partition ? "true" : "false");
+        for (int d = 0; !rc && d < FL_DIALECT_COUNT; d++)
+            rc = fl_buf_printf(b, "%s\"%s\":\"%s\"", d ? "," : "", fl_catalog_dialect_name(d),
+                               fl_catalog_type_sql(col->type, d));
+        rc = rc ? rc : fl_buf_append_cstr(b, "}}");
+    }
+    return rc ? rc : fl_buf_append_cstr(b, "]");
+}
+
+int fl_catalog_table_json(fl_catalog *c, const fl_catalog_table *t, size_t partitions_max,
+                          fl_buf *out)
+{
+    fl_catalog_table_stats s;
+    int rc = fl_catalog_table_stats_get(c, t, &s);
+    rc = rc ? rc : fl_buf_append_cstr(out, "{");
+    rc = rc ? rc : json_summary(out, t, &s);
+    rc = rc ? rc : fl_buf_append_cstr(out, ",");
+    rc = rc ? rc : json_columns(out, t);
+    if (t->kind == FL_CATALOG_KIND_LAKE) {
+        struct groups tiers = {out, 0, (size_t)-1, 0};
+        struct groups parts = {out, 0, partitions_max, 0};
+        rc = rc ? rc : fl_buf_append_cstr(out, ",\"tiers\":[");
+        rc = rc ? rc : fl_catalog_tiers_query(c, t->name, group_json, &tiers);
+        rc = rc ? rc : fl_buf_append_cstr(out, "],\"partitions_list\":[");
+        rc = rc ? rc : fl_catalog_partitions_query(c, t->name, group_json, &parts);
+        rc = rc ? rc
+                : fl_buf_printf(out, "],\"partitions_truncated\":%s",
+                                parts.truncated ? "true" : "false");
+    }
+    return rc ? rc : fl_buf_append_cstr(out, "}\n");
+}
