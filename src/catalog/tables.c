@@ -111,7 +111,7 @@ static int from_lake(const fl_lake_table_info *li, fl_catalog_table *t)
 }
 
 /* A meta.db declared type (migrations use portable names: BIGINT for 64-bit values, INTEGER
- * for 32-bit ones, DOUBLE PRECISION, TEXT, BLOB). */
+ * for 32-bit ones, DOUBLE PRECISION, TEXT, BYTEA/BLOB; anything else is shown as binary). */
 static enum fl_catalog_type type_of_decl(const char *decl)
 {
     if (!decl)
