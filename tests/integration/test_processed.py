@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import urllib.parse
 import zoneinfo
 
@@ -190,7 +191,9 @@ c.eq(srv.stop(), 0, "clean stop")
 
 # ---- unflushed rows are readable at once; state survives the restart ---------------------------
 srv = fltest.Server(data, shards=2,
-                    extra=common + ["--set", "process.batch_interval_s=3600"]).start()
+                    extra=common + ["--set", "process.batch_interval_s=3600",
+                                    "--set", "process.stale_after_s=2",
+                                    "--set", "process.offline_after_s=4"]).start()
 st, _, body = srv.request("GET", f"/v1/devices/{dev}")
 before = json.loads(body)
 c.eq(before["record_count"], seen[0]["record_count"], "device state restored after restart")
@@ -198,6 +201,7 @@ now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
 fresh = [fltest.record("truck-fresh", (now - datetime.timedelta(seconds=30 - i))
                        .strftime("%Y-%m-%dT%H:%M:%SZ"), temperature=10.0 + i) for i in range(20)]
 st, _, js = srv.post_records(fresh[::-1])  # sent newest first: the API still orders by time
+posted_at = time.time()
 c.eq(js["accepted"], 20, "fresh records accepted")
 
 
@@ -213,6 +217,22 @@ temps = [x["temperature"] for x in js["readings"]]
 c.eq(temps, [10.0 + i for i in range(20)], "unflushed readings in timestamp order")
 c.eq(len(fltest.catalog_files(data, "processed_sensor_data")), len(cat),
      "nothing committed yet (one-hour batch)")
+
+
+def status_of(dev_id):
+    return json.loads(srv.request("GET", f"/v1/devices/{dev_id}")[2])["status"]
+
+
+if time.time() - posted_at < 1.5:
+    c.eq(status_of("truck-fresh"), "online", "online right after its records")
+time.sleep(max(0, posted_at + 2.5 - time.time()))
+c.eq(status_of("truck-fresh"), "stale", "stale after stale_after_s of silence")
+time.sleep(max(0, posted_at + 4.5 - time.time()))
+c.eq(status_of("truck-fresh"), "offline", "offline after offline_after_s of silence")
+offline = json.loads(srv.request("GET", "/v1/devices?status=offline&limit=1000")[2])["devices"]
+c.check("truck-fresh" in [d["device_id"] for d in offline], "status filter lists it as offline")
+c.eq(json.loads(srv.request("GET", "/v1/devices?status=online")[2])["devices"], [],
+     "no device online any more")
 c.eq(srv.stop(), 0, "clean stop (drain commits)")
 c.eq(sum(f["rows"] for f in fltest.catalog_files(data, "processed_sensor_data")),
      len(expected) + 20, "drain committed the fresh rows")
