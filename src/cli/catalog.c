@@ -102,13 +102,13 @@ static int cmd_list(fl_catalog *c, const struct cli *o)
     fl_catalog_table *t = NULL;
     size_t n = 0;
     int rc = fl_catalog_tables_list(c, &t, &n);
-    printf("%-24s %-5s %-26s %10s %14s %16s\n", "TABLE", "KIND", "LOCATION", "FILES", "ROWS",
+    printf("%-24s %-5s %-30s %10s %14s %16s\n", "TABLE", "KIND", "LOCATION", "FILES", "ROWS",
            "BYTES");
     for (size_t i = 0; !rc && i < n; i++) {
         fl_catalog_table_stats s;
         if ((rc = fl_catalog_table_stats_get(c, &t[i], &s)))
             break;
-        printf("%-24s %-5s %-26s %10lld %14lld %16lld\n", t[i].name,
+        printf("%-24s %-5s %-30s %10lld %14lld %16lld\n", t[i].name,
                fl_catalog_kind_name(t[i].kind),
                t[i].kind == FL_CATALOG_KIND_LAKE ? t[i].prefix : "(meta.db)",
                (long long)s.files, (long long)s.rows, (long long)s.bytes);

@@ -10,6 +10,7 @@ int fl_cli_serve(int argc, char **argv);
 int fl_cli_stream(int argc, char **argv);
 int fl_cli_check(int argc, char **argv);
 int fl_cli_compact(int argc, char **argv);
+int fl_cli_query(int argc, char **argv);
 int fl_cli_catalog(int argc, char **argv);
 int fl_cli_summarize(int argc, char **argv);
 

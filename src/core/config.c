@@ -211,6 +211,24 @@ const fl_config_entry fl_config_table[] = {
      OFF(process_offline_after_s), 0,
      "A device silent for this long is 'offline'. 5 minutes outlasts a gateway's upload "
      "buffering and a short tunnel or depot dead zone, so offline means a real outage."},
+    {"query.timeout_s", FL_CFG_SECONDS, "30", 1, 3600, NULL, OFF(query_timeout_s), 0,
+     "Wall time one SQL statement may run (fleetlake query, POST /v1/query) before it is "
+     "stopped with the error timeout. 30 s scans tens of GiB of lake files, far beyond an "
+     "interactive question, while a runaway (a recursive CTE, a huge cross join) cannot hold "
+     "a server thread for long."},
+    {"query.max_rows", FL_CFG_INT, "1000000", 1, 1000000000, NULL, OFF(query_max_rows), 0,
+     "Result rows one statement may return; more is the error too_many_rows (add a LIMIT or "
+     "aggregate). A million rows is ~100 MiB of JSON: more is an export, not a query."},
+    {"query.memory_bytes", FL_CFG_BYTES, "256MiB", 1 * MiB, 64 * GiB, NULL,
+     OFF(query_memory_bytes), 0,
+     "SQLite heap growth one statement may cause (sorts, GROUP BY, window frames; temp "
+     "storage is in memory) and the bound on one decoded Parquet column chunk; past it the "
+     "statement fails with out_of_memory. 256 MiB sorts a few million rows."},
+    {"query.max_sql_bytes", FL_CFG_BYTES, "100KiB", 1 * KiB, 16 * MiB, NULL,
+     OFF(query_max_sql_bytes), 0,
+     "Longest SQL text accepted (SQLITE_LIMIT_SQL_LENGTH). Hand-written queries are a few "
+     "KiB; 100 KiB leaves room for generated IN lists without letting a client make the "
+     "parser work on megabytes."},
     {"sim.demo_devices", FL_CFG_INT, "200", 1, 1000000, NULL, OFF(demo_devices), 0,
      "Trucks simulated by `serve --demo`."},
     {"sim.demo_rate", FL_CFG_INT, "200", 1, 10000000, NULL, OFF(demo_rate), 0,

@@ -74,6 +74,11 @@ typedef struct fl_config {
     int64_t process_max_devices_per_shard;
     int64_t process_stale_after_s;
     int64_t process_offline_after_s;
+    /* [query] (SQL over the lake, src/query) */
+    int64_t query_timeout_s;
+    int64_t query_max_rows;
+    int64_t query_memory_bytes;
+    int64_t query_max_sql_bytes;
     /* [sim] (used by serve --demo) */
     int64_t demo_devices;
     int64_t demo_rate;

@@ -84,6 +84,7 @@ void fl_handle_metrics(fl_gateway *gw, fl_request *req);
 void fl_handle_stream(fl_gateway *gw, fl_request *req);
 void fl_handle_devices(fl_gateway *gw, fl_request *req);
 void fl_handle_device(fl_gateway *gw, fl_request *req); /* /v1/devices/{id}[/readings] */
+void fl_handle_query(fl_gateway *gw, fl_request *req);  /* POST /v1/query (query.c) */
 void fl_handle_tables(fl_gateway *gw, fl_request *req);
 void fl_handle_table(fl_gateway *gw, fl_request *req); /* /v1/tables/{name}[/ddl] */
 

@@ -11,6 +11,7 @@ const fl_route fl_gateway_routes[] = {
     {"GET", "/v1/devices/", "/v1/devices/{id}", fl_handle_device, 0, 1},
     {"GET", "/v1/tables", "/v1/tables", fl_handle_tables, 0, 0},
     {"GET", "/v1/tables/", "/v1/tables/{name}", fl_handle_table, 0, 1},
+    {"POST", "/v1/query", "/v1/query", fl_handle_query, 1, 0},
     {"GET", "/metrics", "/metrics", fl_handle_metrics, 0, 0},
     {"GET", "/healthz", "/healthz", fl_handle_healthz, 0, 0},
     {"GET", "/readyz", "/readyz", fl_handle_readyz, 0, 0},
