@@ -47,6 +47,17 @@ double fl_summary_quality_score(const fl_summary_acc *a);
 int fl_summary_hour_closed(int64_t hour, int64_t watermark_us, int64_t now_us,
                            int64_t lateness_us);
 
+/* A processor file's created_at is stamped before its COMMIT, so one created up to this long
+ * before a summary may have been invisible when that summary listed its inputs. Commits take
+ * milliseconds; 10 minutes is a wide margin and costs only a few extra look-ups per hour. */
+#define FL_SUMMARY_RECHECK_MARGIN_US (INT64_C(600) * 1000000)
+
+/* Recompute detection for a closed hour: 1 if its inputs must be listed again (then the
+ * summary is rewritten only if the input set differs from the one it was computed from).
+ * summary_created_us < 0: no summary yet. All times µs, catalog created_at values. */
+int fl_summary_needs_check(int64_t newest_input_created_us, int64_t summary_created_us,
+                           int64_t now_us);
+
 /* ---- the job --------------------------------------------------------------------------------- */
 
 typedef struct fl_summarizer fl_summarizer;

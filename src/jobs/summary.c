@@ -16,10 +16,11 @@
  * When. An hour is closed once the newest processed event time (max max_ts over processed
  * files) passed its end plus summary.allowed_lateness_s, or the wall clock passed that plus
  * FL_SUMMARY_WALL_CLOCK_SLACK_US (a fleet that went quiet). A pass looks at closed hours with
- * live processed files and (re)summarises those with no live summary, or whose newest input
- * row was created less than RECHECK_MARGIN before the summary's (or after it); for those the
- * name comparison above decides, so a processor transaction that straddled the previous
- * summary's listing is never missed, and nothing is rewritten when nothing changed.
+ * live processed files and (re)summarises those fl_summary_needs_check selects: no live
+ * summary, a processed file created after the summary, or (for FL_SUMMARY_RECHECK_MARGIN_US
+ * after a summary) one created shortly before it; for those the name comparison above
+ * decides, so a processor transaction that straddled the previous summary's listing is never
+ * missed, and nothing is rewritten when nothing changed.
  *
  * Invariants.
  *  S1  The new file is published (atomic, durable) BEFORE the one transaction that inserts its
@@ -52,10 +53,6 @@
 #define MODULE "summary"
 
 #define HOUR_US (INT64_C(3600) * 1000000)
-/* A processor file created up to this long before a summary may still have been uncommitted
- * when that summary listed its inputs (its created_at is stamped before its COMMIT); such
- * hours are re-listed, and the name comparison decides. Commits take milliseconds. */
-#define RECHECK_MARGIN_US (INT64_C(600) * 1000000)
 /* Summary row groups: a day of 1,000 devices is 24,000 rows (~2 MB); one row group per file. */
 #define ROW_GROUP_BYTES (64u << 20)
 
@@ -109,6 +106,17 @@ int fl_summary_hour_closed(int64_t hour, int64_t watermark_us, int64_t now_us,
     int64_t end = (hour + 1) * HOUR_US;
     return watermark_us >= end + lateness_us ||
            now_us >= end + lateness_us + FL_SUMMARY_WALL_CLOCK_SLACK_US;
+}
+
+int fl_summary_needs_check(int64_t newest_input_created_us, int64_t summary_created_us,
+                           int64_t now_us)
+{
+    if (summary_created_us < 0 || newest_input_created_us > summary_created_us)
+        return 1; /* never summarised, or a processed file committed after the summary */
+    /* An input stamped shortly before the summary may have committed after its listing: look
+     * again (the name comparison decides) until every such transaction has long finished. */
+    return newest_input_created_us >= summary_created_us - FL_SUMMARY_RECHECK_MARGIN_US &&
+           now_us < summary_created_us + FL_SUMMARY_RECHECK_MARGIN_US;
 }
 
 /* ---- names ----------------------------------------------------------------------------------- */
@@ -763,26 +771,52 @@ static int processed_hours(fl_summarizer *s, hour_row **out, size_t *n, int64_t 
     return rc;
 }
 
-/* created_at of the live summary of each hour (by min_ts); -1 when none. */
-static int64_t summary_created(fl_summarizer *s, int64_t hour, int *rc)
+/* (min_ts, created_at) of every live summary, sorted by min_ts: one query per pass. */
+static int live_summaries(fl_summarizer *s, hour_row **out, size_t *n)
 {
-    static const char *const sql = "SELECT max(created_at) FROM lake_files WHERE table_name = ?1"
-                                   " AND state = 'live' AND min_ts = ?2";
+    static const char *const sql = "SELECT min_ts, max(created_at) FROM lake_files"
+                                   " WHERE table_name = ?1 AND state = 'live'"
+                                   " GROUP BY min_ts ORDER BY min_ts";
     sqlite3_stmt *st = NULL;
-    int64_t v = -1;
-    if (sqlite3_prepare_v2(fl_catalog_db(s->cat), sql, -1, &st, NULL) != SQLITE_OK) {
-        *rc = FL_ESQLITE;
-        return -1;
-    }
+    size_t cap = 0;
+    *out = NULL;
+    *n = 0;
+    if (sqlite3_prepare_v2(fl_catalog_db(s->cat), sql, -1, &st, NULL) != SQLITE_OK)
+        return FL_ESQLITE;
     sqlite3_bind_text(st, 1, FL_LAKE_SUMMARY_TABLE, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, hour * HOUR_US);
-    int step = sqlite3_step(st);
-    if (step == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
-        v = sqlite3_column_int64(st, 0);
-    else if (step != SQLITE_ROW && step != SQLITE_DONE)
-        *rc = FL_ESQLITE;
+    int rc = 0, step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 64;
+            hour_row *v = fl_realloc(*out, cap * sizeof *v);
+            if (!v) {
+                rc = FL_ENOMEM;
+                break;
+            }
+            *out = v;
+        }
+        (*out)[*n].hour = sqlite3_column_int64(st, 0) / HOUR_US;
+        (*out)[*n].newest_created = sqlite3_column_int64(st, 1);
+        (*n)++;
+    }
+    if (!rc && step != SQLITE_DONE)
+        rc = FL_ESQLITE;
     sqlite3_finalize(st);
-    return v;
+    return rc;
+}
+
+/* created_at of hour's live summary in sums[0..n) (sorted), or -1. */
+static int64_t summary_created(const hour_row *sums, size_t n, int64_t hour)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (sums[mid].hour < hour)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < n && sums[lo].hour == hour ? sums[lo].newest_created : -1;
 }
 
 struct retired {
@@ -827,17 +861,19 @@ int fl_summarizer_pass(fl_summarizer *s, fl_summary_stats *stats)
     fl_summary_stats local = {0};
     fl_summary_stats *st = stats ? stats : &local;
     int64_t t0 = fl_time_mono_us();
-    hour_row *hours = NULL;
-    size_t n = 0;
+    hour_row *hours = NULL, *sums = NULL;
+    size_t n = 0, n_sums = 0;
     int64_t watermark;
     int rc = processed_hours(s, &hours, &n, &watermark);
+    if (!rc)
+        rc = live_summaries(s, &sums, &n_sums);
     int64_t now = now_us(s);
     for (size_t i = 0; !rc && i < n; i++) {
         if (!fl_summary_hour_closed(hours[i].hour, watermark, now, s->o.lateness_us))
             continue;
-        int64_t created = summary_created(s, hours[i].hour, &rc);
-        if (rc || (created >= 0 && hours[i].newest_created < created - RECHECK_MARGIN_US))
-            continue; /* summarised after every input was committed */
+        if (!fl_summary_needs_check(hours[i].newest_created,
+                                    summary_created(sums, n_sums, hours[i].hour), now))
+            continue;
         int hr = fl_summarizer_hour(s, hours[i].hour, 0, st);
         if (hr == FL_ESTOPPED || hr == FL_ESQLITE)
             rc = hr;
@@ -845,6 +881,7 @@ int fl_summarizer_pass(fl_summarizer *s, fl_summary_stats *stats)
     if (!rc)
         rc = stopping(s) ? FL_ESTOPPED : delete_retired(s, st);
     fl_free(hours);
+    fl_free(sums);
     atomic_store(&s->last_duration_us, fl_time_mono_us() - t0);
     return rc;
 }

@@ -111,6 +111,13 @@ static void test_hour_closed(void **state)
     assert_false(fl_summary_hour_closed(h, INT64_MIN, end + late, late)); /* wall clock: slack */
     assert_true(fl_summary_hour_closed(h, INT64_MIN, end + late + FL_SUMMARY_WALL_CLOCK_SLACK_US,
                                        late));
+    /* recompute detection */
+    const int64_t t = INT64_C(1800000000000000), m = FL_SUMMARY_RECHECK_MARGIN_US;
+    assert_true(fl_summary_needs_check(t, -1, t));             /* never summarised */
+    assert_true(fl_summary_needs_check(t + 1, t, t + 10 * m)); /* a file after the summary */
+    assert_false(fl_summary_needs_check(t - m - 1, t, t));     /* long before: current */
+    assert_true(fl_summary_needs_check(t - 1, t, t + m - 1));  /* may have straddled: look */
+    assert_false(fl_summary_needs_check(t - 1, t, t + m));     /* ...but not forever */
     char key[256];
     assert_int_equal(summary_key(key, sizeof key, 491280 /* 2026-01-17T00 */, 0xabcULL), 0);
     assert_string_equal(key, "curated-data/hourly_summary/year=2026/month=1/day=17/"
