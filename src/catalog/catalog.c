@@ -69,6 +69,24 @@ static const char *const migrations[] = {
     " last_anomaly_score DOUBLE PRECISION,"
     " updated_at BIGINT NOT NULL);"
     "CREATE INDEX IF NOT EXISTS device_state_shard ON device_state (shard);",
+    /* 3: the table registry, persisted for external tools (issue: catalog). A copy of the
+     * in-code registry (tables.c, the source of truth), rewritten by
+     * fl_catalog_registry_sync at every serve start; type is the engine-neutral name. */
+    "CREATE TABLE IF NOT EXISTS catalog_tables ("
+    " name TEXT PRIMARY KEY,"
+    " kind TEXT NOT NULL,"
+    " prefix TEXT,"
+    " time_column TEXT,"
+    " partition_keys TEXT NOT NULL,"
+    " updated_at BIGINT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS catalog_columns ("
+    " table_name TEXT NOT NULL,"
+    " position INTEGER NOT NULL,"
+    " name TEXT NOT NULL,"
+    " type TEXT NOT NULL,"
+    " nullable INTEGER NOT NULL,"
+    " is_partition INTEGER NOT NULL,"
+    " PRIMARY KEY (table_name, position));",
 };
 #define MIGRATION_COUNT ((int)(sizeof migrations / sizeof migrations[0]))
 

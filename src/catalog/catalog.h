@@ -11,6 +11,9 @@
  * (BIGINT for 64-bit values), no AUTOINCREMENT/ROWID, explicit transactions; the one
  * SQLite-specific statement, BEGIN IMMEDIATE, is confined to fl_catalog_begin.
  *
+ *   catalog_tables(name PK, kind, prefix, time_column, partition_keys "year,month,...",
+ *              updated_at), catalog_columns(table_name, position, name, type, nullable,
+ *              is_partition): a copy of the registry below (fl_catalog_registry_sync)
  *   lake_files(path PK, table_name, year, month, day, hour (NULL when the table is not
  *              partitioned by hour), rows, bytes, min_ts, max_ts (µs), shard, first_seq,
  *              last_seq (NULL for files not derived from one stream shard), tier ('hot'),
@@ -229,6 +232,10 @@ FL_MUST_USE int fl_catalog_ddl(const fl_catalog_table *t, enum fl_catalog_dialec
 FL_MUST_USE int fl_catalog_tables_json(fl_catalog *c, fl_buf *out);
 FL_MUST_USE int fl_catalog_table_json(fl_catalog *c, const fl_catalog_table *t,
                                       size_t partitions_max, fl_buf *out);
+/* Rewrite meta.db's catalog_tables/catalog_columns (migration 3) from the registry in one
+ * transaction, so tools that only read meta.db see the tables too. The in-code registry stays
+ * the source of truth; serve calls this at start. */
+FL_MUST_USE int fl_catalog_registry_sync(fl_catalog *c);
 /* The engine-neutral type name: "string", "timestamp", "int8" ... "binary". */
 const char *fl_catalog_type_name(enum fl_catalog_type t);
 

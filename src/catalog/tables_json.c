@@ -1,6 +1,8 @@
-/* tables_json.c — the registry as JSON, one encoding for `fleetlake catalog ... --format json`
- * and GET /v1/tables[/{name}], so the CLI and the API never describe a table differently.
- * Times are RFC 3339 UTC strings (null when a table has no rows). */
+/* tables_json.c — the registry's external forms: JSON, one encoding for `fleetlake catalog ...
+ * --format json` and GET /v1/tables[/{name}] so the CLI and the API never describe a table
+ * differently (times are RFC 3339 UTC strings, null when a table has no rows); and its copy in
+ * meta.db's catalog_tables/catalog_columns for tools that read only meta.db. */
+#include <stdio.h>
 #include <string.h>
 
 #include "catalog/catalog.h"
@@ -155,4 +157,77 @@ int fl_catalog_table_json(fl_catalog *c, const fl_catalog_table *t, size_t parti
                                 parts.truncated ? "true" : "false");
     }
     return rc ? rc : fl_buf_append_cstr(out, "}\n");
+}
+
+/* ---- the registry persisted in meta.db ------------------------------------------------------- */
+
+static int sync_table(fl_catalog *c, const fl_catalog_table *t, int64_t now)
+{
+    sqlite3 *db = fl_catalog_db(c);
+    sqlite3_stmt *st = NULL;
+    char keys[FL_CATALOG_COLUMNS_MAX * 8] = "";
+    for (size_t i = 0; i < t->column_count; i++)
+        if (t->columns[i].partition)
+            snprintf(keys + strlen(keys), sizeof keys - strlen(keys), "%s%s", keys[0] ? "," : "",
+                     t->columns[i].name);
+    int lake = t->kind == FL_CATALOG_KIND_LAKE;
+    int rc = FL_ESQLITE;
+    if (sqlite3_prepare_v2(db,
+                           "INSERT INTO catalog_tables (name, kind, prefix, time_column,"
+                           " partition_keys, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+                           -1, &st, NULL) != SQLITE_OK)
+        goto out;
+    int b = sqlite3_bind_text(st, 1, t->name, -1, SQLITE_TRANSIENT) |
+            sqlite3_bind_text(st, 2, fl_catalog_kind_name(t->kind), -1, SQLITE_STATIC) |
+            (lake ? sqlite3_bind_text(st, 3, t->prefix, -1, SQLITE_TRANSIENT)
+                  : sqlite3_bind_null(st, 3)) |
+            (lake ? sqlite3_bind_text(st, 4, t->time_column, -1, SQLITE_TRANSIENT)
+                  : sqlite3_bind_null(st, 4)) |
+            sqlite3_bind_text(st, 5, keys, -1, SQLITE_TRANSIENT) |
+            sqlite3_bind_int64(st, 6, now);
+    if (b != SQLITE_OK || sqlite3_step(st) != SQLITE_DONE)
+        goto out;
+    sqlite3_finalize(st);
+    st = NULL;
+    if (sqlite3_prepare_v2(db,
+                           "INSERT INTO catalog_columns (table_name, position, name, type,"
+                           " nullable, is_partition) VALUES (?, ?, ?, ?, ?, ?)",
+                           -1, &st, NULL) != SQLITE_OK)
+        goto out;
+    for (size_t i = 0; i < t->column_count; i++) {
+        const fl_catalog_column *col = &t->columns[i];
+        sqlite3_reset(st);
+        b = sqlite3_bind_text(st, 1, t->name, -1, SQLITE_TRANSIENT) |
+            sqlite3_bind_int(st, 2, (int)i + 1) |
+            sqlite3_bind_text(st, 3, col->name, -1, SQLITE_TRANSIENT) |
+            sqlite3_bind_text(st, 4, fl_catalog_type_name(col->type), -1, SQLITE_STATIC) |
+            sqlite3_bind_int(st, 5, col->nullable) | sqlite3_bind_int(st, 6, col->partition);
+        if (b != SQLITE_OK || sqlite3_step(st) != SQLITE_DONE)
+            goto out;
+    }
+    rc = 0;
+out:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int sync_all(fl_catalog *c, void *arg)
+{
+    (void)arg;
+    if (sqlite3_exec(fl_catalog_db(c), "DELETE FROM catalog_columns; DELETE FROM catalog_tables;",
+                     NULL, NULL, NULL) != SQLITE_OK)
+        return FL_ESQLITE;
+    fl_catalog_table *t = NULL;
+    size_t n = 0;
+    int rc = fl_catalog_tables_list(c, &t, &n);
+    int64_t now = fl_time_now_us();
+    for (size_t i = 0; !rc && i < n; i++)
+        rc = sync_table(c, &t[i], now);
+    fl_free(t);
+    return rc;
+}
+
+int fl_catalog_registry_sync(fl_catalog *c)
+{
+    return fl_catalog_transaction(c, sync_all, NULL);
 }

@@ -183,6 +183,21 @@ static int open_meta(struct server *srv)
     return fl_stream_checkpoint_init(srv->meta);
 }
 
+/* Copy the table registry into meta.db (catalog_tables, catalog_columns) for tools that read
+ * only meta.db; the in-code registry is the source of truth, so a failure is logged, not
+ * fatal. */
+static void publish_catalog(struct server *srv)
+{
+    char path[4200];
+    fl_catalog *c = NULL;
+    int rc = fl_cli_path(path, sizeof path, srv->cfg.data_dir, "meta.db");
+    rc = rc ? rc : fl_catalog_open(path, &c);
+    rc = rc ? rc : fl_catalog_registry_sync(c);
+    fl_catalog_close(c);
+    if (rc)
+        FL_WARN(MODULE, "cannot copy the table registry into meta.db: %s", fl_strerror(rc));
+}
+
 static int open_stream(const fl_config *cfg, const char *rel, uint32_t shards,
                        int64_t retention_age_s, int64_t retention_bytes, fl_stream **out)
 {
@@ -351,6 +366,7 @@ static int start(struct server *srv)
     }
     if ((rc = lock_data_dir(srv)) || (rc = open_meta(srv)))
         return rc;
+    publish_catalog(srv);
     if ((rc = open_stream(&srv->cfg, "stream", (uint32_t)srv->cfg.shards, srv->cfg.retention_age_s,
                           srv->cfg.retention_bytes, &srv->stream)) ||
         (rc = open_stream(&srv->cfg, "dead-letters", 1, srv->cfg.dead_letter_retention_age_s,

@@ -157,6 +157,19 @@ api_list = get(srv, "/v1/tables")[2].decode()
 api_ddl = get(srv, "/v1/tables/rejected_records/ddl?dialect=trino")[2].decode()
 c.eq(srv.stop(), 0, "serve stops")
 
+# ---- the registry's copy in meta.db (written at serve start) -----------------------------------
+import sqlite3  # noqa: E402
+db = sqlite3.connect(f"file:{os.path.join(data, 'meta.db')}?mode=ro", uri=True)
+persisted = {r[0]: (r[1], r[2]) for r in db.execute(
+    "SELECT name, kind, partition_keys FROM catalog_tables")}
+cols = db.execute("SELECT name, type FROM catalog_columns WHERE table_name = 'raw_sensor_data'"
+                  " ORDER BY position").fetchall()
+db.close()
+c.eq(sorted(persisted), sorted(by_name), "meta.db catalog_tables = the API's tables")
+c.eq(persisted["raw_sensor_data"], ("lake", "year,month,day,hour"), "persisted raw table")
+c.eq([(n, t) for n, t in cols], [(col["name"], col["type"]) for col in raw["columns"]],
+     "persisted raw columns = the API's")
+
 # ---- CLI: the same JSON and DDL ----------------------------------------------------------------
 p = fltest.run_cli("catalog", "list", "--data", data, "--format", "json")
 c.eq(json.loads(p.stdout), json.loads(api_list), "CLI list JSON = API")

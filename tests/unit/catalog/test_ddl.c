@@ -326,6 +326,30 @@ static void registry(void **state)
     assert_int_equal(fl_catalog_table_get(c, "device_state", &one), 0);
     assert_int_equal(fl_catalog_table_get(c, "nope", &one), FL_ENOTFOUND);
     assert_int_equal(fl_catalog_table_get(NULL, "device_state", &one), FL_ENOTFOUND);
+    /* the copy in meta.db: one row per table, one per column, partition keys flagged; a second
+     * sync rewrites rather than duplicates */
+    assert_int_equal(fl_catalog_registry_sync(c), 0);
+    assert_int_equal(fl_catalog_registry_sync(c), 0);
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(fl_catalog_db(c),
+                                        "SELECT (SELECT count(*) FROM catalog_tables),"
+                                        " (SELECT count(*) FROM catalog_columns),"
+                                        " (SELECT partition_keys FROM catalog_tables"
+                                        "  WHERE name = 'raw_sensor_data'),"
+                                        " (SELECT type || ',' || nullable || ',' || is_partition"
+                                        "  FROM catalog_columns WHERE table_name ="
+                                        "  'raw_sensor_data' AND name = 'timestamp')",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    size_t columns = 0;
+    for (size_t i = 0; i < n; i++)
+        columns += t[i].column_count;
+    assert_int_equal(sqlite3_column_int(st, 0), n);
+    assert_int_equal(sqlite3_column_int(st, 1), columns);
+    assert_string_equal((const char *)sqlite3_column_text(st, 2), "year,month,day,hour");
+    assert_string_equal((const char *)sqlite3_column_text(st, 3), "timestamp,0,0");
+    sqlite3_finalize(st);
     fl_free(t);
     fl_buf_free(&b);
     fl_catalog_close(c);
