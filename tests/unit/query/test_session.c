@@ -242,6 +242,7 @@ static void test_authorizer(void **state)
         "PRAGMA table_info(lake_files)",
         "SELECT * FROM pragma_table_info('lake_files')",
         "SELECT load_extension('/tmp/evil.so')",
+        "SELECT printf('%.*c', 1000000000, 'x')",
         "BEGIN",
         "COMMIT",
         "SAVEPOINT a",
