@@ -531,6 +531,7 @@ typedef struct hour_job {
     long old;               /* index into day of H's live summary, or -1 */
     fl_lake_file out;
     int published, committed, crashed;
+    int empty; /* no row of the hour in its files: nothing written */
 } hour_job;
 
 struct leftovers {
@@ -593,12 +594,11 @@ static int aggregate_and_write(hour_job *j, fl_summary_stats *st)
     if (!rc && n)
         qsort(dev, n, sizeof *dev, slot_cmp);
     fl_objstore_writer *w = NULL;
-    if (!rc && n == 0)
-        rc = FL_ENOTFOUND; /* inputs without a row of H: nothing to summarise */
-    if (!rc && (rc = fl_objstore_put_open(j->s->o.store, j->out.path, &w)) == 0 &&
+    j->empty = !rc && n == 0; /* inputs without a row of H: nothing to summarise */
+    if (!rc && !j->empty && (rc = fl_objstore_put_open(j->s->o.store, j->out.path, &w)) == 0 &&
         (rc = encode(dev, n, j->hour, w)) != 0)
         fl_objstore_put_abort(w);
-    if (!rc) {
+    if (!rc && !j->empty) {
         j->out.bytes = (int64_t)fl_objstore_put_bytes(w);
         rc = fl_objstore_put_publish(w);
         j->published = rc == 0;
@@ -656,7 +656,7 @@ static int run_hour(hour_job *j, int dry_run, fl_summary_stats *st)
         j->committed = 1;
         return 0;
     }
-    if ((rc = clean_leftovers(j, prefix, st)) || (rc = aggregate_and_write(j, st)))
+    if ((rc = clean_leftovers(j, prefix, st)) || (rc = aggregate_and_write(j, st)) || j->empty)
         return rc;
     fl_lake_partition p = fl_lake_partition_of_hour(j->hour);
     snprintf(j->out.table_name, sizeof j->out.table_name, "%s", FL_LAKE_SUMMARY_TABLE);
@@ -698,9 +698,7 @@ int fl_summarizer_hour(fl_summarizer *s, int64_t hour, int dry_run, fl_summary_s
             FL_ERROR(MODULE, "cannot delete uncommitted %s: %s (removed at the next attempt)",
                      j.out.path, fl_strerror(d));
     }
-    if (rc == FL_ENOTFOUND && !j.published)
-        rc = 0; /* no row of H in its files */
-    else if (rc && rc != FL_ESTOPPED && !j.crashed) {
+    if (rc && rc != FL_ESTOPPED && !j.crashed) {
         fl_lake_partition p = fl_lake_partition_of_hour(hour);
         FL_ERROR(MODULE, "summary of %04d-%02d-%02dT%02d failed: %s (previous summary kept)",
                  p.year, p.month, p.day, p.hour, fl_strerror(rc));
