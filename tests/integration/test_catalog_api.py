@@ -7,6 +7,7 @@ against the real lake, glob and --live-files forms — returns the catalog's row
 catalog's columns and types (DESCRIBE). The CLI prints the same JSON and DDL as the API.
 Athena, Trino and Spark are not available here: their DDL is checked by structure only
 (tests/unit/catalog/test_ddl.c has the golden text)."""
+import atexit
 import json
 import os
 import subprocess
@@ -44,7 +45,18 @@ def live_sums(table):
             len({(f["year"], f["month"], f["day"], f["hour"]) for f in rows}))
 
 
+servers = []
+
+
+@atexit.register
+def _stop_leftovers():  # a failed assertion must not leave a serve running
+    for s in servers:
+        if s.proc and s.proc.poll() is None:
+            s.proc.kill()
+
+
 srv = fltest.Server(data, shards=2, extra=extra).start()
+servers.append(srv)
 start = time.strftime("%Y-%m-%dT%H:00:00Z", time.gmtime(time.time() - 5 * 3600))
 subprocess.run([fltest.BIN, "sim", "--url", f"http://127.0.0.1:{srv.port}", "--devices", "8",
                 "--records", "600", "--start", start, "--interval-ms", "60000",
@@ -61,6 +73,7 @@ fltest.wait_for(lambda: live_sums("processed_sensor_data")[1] > 0 and
 time.sleep(3)
 c.eq(srv.stop(), 0, "serve stops")  # a quiet lake: the API, CLI and DuckDB see one state
 srv = fltest.Server(data, shards=2, extra=extra + ["--set", "summary.enabled=off"]).start()
+servers.append(srv)
 
 # ---- GET /v1/tables ----------------------------------------------------------------------------
 st, lst = get_json(srv, "/v1/tables")
