@@ -71,6 +71,11 @@ typedef struct pq_vtab {
     size_t table_index;
     int time_column;   /* index in table->columns, or -1 */
     int device_column; /* index of device_id, or -1 */
+    /* Partition columns after the file columns: QB_YEAR.. of each. hour only when the table
+     * is partitioned by hour; a partition name that is also a file column (hourly_summary's
+     * "hour" timestamp) is left to the file column. */
+    int extra_count;
+    int extra_part[PQ_EXTRA_COUNT];
 } pq_vtab;
 
 /* One live file that survived partition pruning: its key and partition. */

@@ -35,12 +35,23 @@ static int connect(sqlite3 *db, void *aux, int argc, const char *const *argv,
         *err = sqlite3_mprintf("lake table %zu cannot be declared", index);
         return SQLITE_ERROR;
     }
+    static const char *const part_names[PQ_EXTRA_COUNT] = {"year", "month", "day", "hour"};
+    int extra_part[PQ_EXTRA_COUNT], extra_count = 0;
+    for (int k = 0; k < PQ_EXTRA_COUNT; k++) {
+        int clash = k == QB_HOUR && !t->partitioned_by_hour;
+        for (size_t i = 0; i < t->column_count && !clash; i++)
+            clash = strcmp(t->columns[i].name, part_names[k]) == 0;
+        if (!clash)
+            extra_part[extra_count++] = k;
+    }
     fl_buf ddl = {0};
     int rc = fl_buf_append_cstr(&ddl, "CREATE TABLE x(");
     for (size_t i = 0; !rc && i < t->column_count; i++)
-        rc = fl_buf_printf(&ddl, "\"%s\" %s, ", t->columns[i].name, sql_type(&t->columns[i]));
-    rc = rc ? rc : fl_buf_append_cstr(&ddl, "year INTEGER, month INTEGER, day INTEGER, "
-                                            "hour INTEGER)");
+        rc = fl_buf_printf(&ddl, "%s\"%s\" %s", i ? ", " : "", t->columns[i].name,
+                           sql_type(&t->columns[i]));
+    for (int k = 0; !rc && k < extra_count; k++)
+        rc = fl_buf_printf(&ddl, ", %s INTEGER", part_names[extra_part[k]]);
+    rc = rc ? rc : fl_buf_append_cstr(&ddl, ")");
     /* The declaration is compiled like a CREATE TABLE, which the authorizer refuses to users:
      * it is the session's own statement. */
     int saved = a->session->trusted;
@@ -61,6 +72,8 @@ static int connect(sqlite3 *db, void *aux, int argc, const char *const *argv,
     v->table = t;
     v->table_index = index;
     v->time_column = v->device_column = -1;
+    v->extra_count = extra_count;
+    memcpy(v->extra_part, extra_part, sizeof extra_part);
     for (size_t i = 0; i < t->column_count; i++) {
         if (t->time_column && strcmp(t->columns[i].name, t->time_column) == 0 &&
             t->columns[i].physical == FL_PQ_INT64)
@@ -83,8 +96,8 @@ static int disconnect(sqlite3_vtab *vt)
 static char column_code(const pq_vtab *v, int col, int op)
 {
     int n = (int)v->table->column_count;
-    if (col >= n && col < n + PQ_EXTRA_COUNT)
-        return "YMDH"[col - n];
+    if (col >= n && col < n + v->extra_count)
+        return "YMDH"[v->extra_part[col - n]];
     if (col >= 0 && col == v->time_column)
         return 'T';
     if (col >= 0 && col == v->device_column && op == SQLITE_INDEX_CONSTRAINT_EQ)

@@ -286,8 +286,8 @@ int fl_query_vtab_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int i)
     pq_vtab *v = vtab_of(c);
     int n = (int)v->table->column_count;
     if (i >= n) {
-        int k = i - n;
-        if (k < QB_PART_COUNT && c->file && c->file->part[k] >= 0)
+        int k = i - n < v->extra_count ? v->extra_part[i - n] : -1;
+        if (k >= 0 && c->file && c->file->part[k] >= 0)
             sqlite3_result_int64(ctx, c->file->part[k]);
         return SQLITE_OK; /* NULL by default */
     }

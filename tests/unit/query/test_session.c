@@ -281,6 +281,14 @@ static void test_limits(void **state)
     assert_string_equal(run(fx, big, &out), "sql_error");
     assert_string_equal(run(fx, "SELEC 1", &out), "sql_error");
     assert_string_equal(run(fx, "", &out), "sql_error");
+    /* Memory: a sort of 729,000 rows needs more than 256 KiB of SQLite heap. */
+    int64_t saved = fx->s->limits.memory_bytes;
+    fx->s->limits.memory_bytes = 256 * 1024;
+    assert_string_equal(run(fx, "SELECT count(*) FROM (SELECT a.timestamp FROM raw_sensor_data a, "
+                                "raw_sensor_data b, raw_sensor_data c "
+                                "ORDER BY a.temperature * b.temperature * c.timestamp)", &out),
+                        "out_of_memory");
+    fx->s->limits.memory_bytes = saved;
     /* The session still works. */
     assert_null(run(fx, "SELECT count(*) FROM raw_sensor_data", &out));
     assert_non_null(strstr(out.data, "[90]"));
