@@ -66,14 +66,25 @@ stream_n = sum(s["records"] for s in json.loads(
     fltest.run_cli("stream", "list", "--data", data, "--format", "json").stdout)["shards"])
 fltest.wait_for(lambda: live_sums("raw_sensor_data")[1] == stream_n, timeout=60,
                 what="raw delivery of every record")
-fltest.wait_for(lambda: live_sums("processed_sensor_data")[1] > 0 and
+fltest.wait_for(lambda: live_sums("processed_sensor_data")[1] == stream_n and
                 live_sums("rejected_records")[1] > 0, timeout=60,
-                what="processed and rejected files")
+                what="every record processed, rejected files")
 # hourly_summary (when the summary job exists) gets its closed hours; not required here
 time.sleep(3)
 c.eq(srv.stop(), 0, "serve stops")  # a quiet lake: the API, CLI and DuckDB see one state
 srv = fltest.Server(data, shards=2, extra=extra + ["--set", "summary.enabled=off"]).start()
 servers.append(srv)
+
+
+def settled(state={"last": None, "same": 0}):
+    """The lake no longer changes (the restarted consumers found nothing left to write)."""
+    now = [live_sums(t) for t in ("raw_sensor_data", "processed_sensor_data", "rejected_records")]
+    state["same"] = state["same"] + 1 if now == state["last"] else 0
+    state["last"] = now
+    return state["same"] >= 3
+
+
+fltest.wait_for(settled, timeout=60, interval=0.5, what="a quiet lake after restart")
 
 # ---- GET /v1/tables ----------------------------------------------------------------------------
 st, lst = get_json(srv, "/v1/tables")
