@@ -21,11 +21,12 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: fleetlake query [--data DIR | --url URL] [--format table|csv|json|ndjson]\n"
-            "                       [--explain] [--config FILE] [--set K=V] \"SQL\"\n"
+            "                       [--explain] [--config FILE] [--set K=V] \"SQL\" | -\n"
             "Run one read-only SQL statement (SQLite dialect) over the lake: tables\n"
             "raw_sensor_data, processed_sensor_data, rejected_records (Parquet, partition\n"
             "columns year, month, day, hour; timestamps in µs since the epoch) and the live\n"
-            "device_state and lake_files tables of meta.db. See docs/sql.md.\n\n"
+            "device_state and lake_files tables of meta.db (\"-\": read the SQL from stdin).\n"
+            "See docs/sql.md.\n\n"
             "  --data DIR     data directory (default ./fleetlake-data)\n"
             "  --url URL      send to a server instead (POST URL/v1/query)\n"
             "  --format F     table (default), csv, json or ndjson\n"
@@ -66,6 +67,15 @@ static int parse_args(struct cli *o, int argc, char **argv)
         return 2;
     }
     o->sql = argv[optind];
+    if (strcmp(o->sql, "-") == 0) { /* the statement from stdin */
+        static fl_buf in;
+        char chunk[4096];
+        size_t n;
+        while ((n = fread(chunk, 1, sizeof chunk, stdin)) > 0)
+            if (fl_buf_append(&in, chunk, n))
+                return 2;
+        o->sql = in.data ? in.data : "";
+    }
     return 0;
 }
 

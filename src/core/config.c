@@ -229,6 +229,11 @@ const fl_config_entry fl_config_table[] = {
      "Longest SQL text accepted (SQLITE_LIMIT_SQL_LENGTH). Hand-written queries are a few "
      "KiB; 100 KiB leaves room for generated IN lists without letting a client make the "
      "parser work on megabytes."},
+    {"query.max_concurrent", FL_CFG_INT, "4", 1, 256, NULL, OFF(query_max_concurrent), 0,
+     "POST /v1/query statements the server runs at once; more are answered 503 busy with "
+     "Retry-After. A running statement holds an HTTP worker thread (server.threads, 16) for up "
+     "to query.timeout_s, so 4 leaves most threads to ingest even under a flood of slow "
+     "queries."},
     {"sim.demo_devices", FL_CFG_INT, "200", 1, 1000000, NULL, OFF(demo_devices), 0,
      "Trucks simulated by `serve --demo`."},
     {"sim.demo_rate", FL_CFG_INT, "200", 1, 10000000, NULL, OFF(demo_rate), 0,

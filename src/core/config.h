@@ -79,6 +79,7 @@ typedef struct fl_config {
     int64_t query_max_rows;
     int64_t query_memory_bytes;
     int64_t query_max_sql_bytes;
+    int64_t query_max_concurrent;
     /* [sim] (used by serve --demo) */
     int64_t demo_devices;
     int64_t demo_rate;

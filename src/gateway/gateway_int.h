@@ -54,6 +54,7 @@ struct fl_gateway {
     atomic_long inflight;    /* requests started and not completed */
     atomic_long ingest_busy; /* POST /v1/records being processed (bounded) */
     atomic_ulong next_request_id;
+    atomic_long queries_running; /* POST /v1/query statements open (query.c) */
     fl_ingest_limits limits;
     struct gateway_metrics m;
 };

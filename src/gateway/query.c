@@ -5,7 +5,8 @@
  *
  * Errors before the first byte (bad body, SQL error, refused statement, most timeouts — an
  * aggregate finishes before its first row) answer with the error JSON of DESIGN.md §6 and the
- * status of status_for(). An error after the 200 was sent is written into the body where the
+ * status of status_for(). At most query.max_concurrent statements run at once (a running one
+ * holds a worker thread); more get 503 busy. An error after the 200 was sent is written into the body where the
  * format allows (json: "error" member instead of "stats"; ndjson: a last {"error":...} line);
  * for csv/table the chunked response is aborted, so a client sees a truncated transfer. */
 #include <jansson.h>
@@ -15,6 +16,7 @@
 #include "query/query.h"
 
 struct query_response {
+    fl_gateway *gw; /* for the running-statements count */
     fl_query_session *session;
     fl_query_cursor *cursor;
     fl_buf pending;
@@ -68,6 +70,8 @@ static void on_free(void *cls)
     struct query_response *q = cls;
     fl_query_cursor_close(q->cursor);
     fl_query_session_close(q->session);
+    if (q->gw)
+        atomic_fetch_sub(&q->gw->queries_running, 1);
     fl_buf_free(&q->pending);
     fl_free(q);
 }
@@ -117,10 +121,21 @@ void fl_handle_query(fl_gateway *gw, fl_request *req)
         return;
     }
     const fl_query_encoder *enc = fl_query_encoder_find(format);
+    if (atomic_fetch_add(&gw->queries_running, 1) >= gw->deps.cfg->query_max_concurrent) {
+        atomic_fetch_sub(&gw->queries_running, 1);
+        json_decref(root);
+        fl_respond_error_retry(req, 503, 1, "busy",
+                               "query.max_concurrent statements are running; retry shortly");
+        return;
+    }
     fl_query_limits lim = fl_query_limits_from_config(gw->deps.cfg);
     fl_query_error err = {0};
     struct query_response *q = fl_calloc(1, sizeof *q);
     int rc = q ? 0 : FL_ENOMEM;
+    if (q)
+        q->gw = gw;
+    else
+        atomic_fetch_sub(&gw->queries_running, 1);
     rc = rc ? rc : fl_query_session_open(gw->deps.cfg->data_dir, &lim, &q->session, &err);
     rc = rc ? rc : fl_query_cursor_open(q->session, sql, enc, explain, &q->cursor, &err);
     json_decref(root);
