@@ -33,6 +33,21 @@ static int status_for(const char *code)
     return 400; /* sql_error, not_allowed, too_many_rows, bad_request */
 }
 
+/* End the statement: its read transaction, its session and its place among the running
+ * statements. Called as soon as the cursor has produced everything (MHD may destroy the
+ * response much later, after the worker thread gets back to the connection) and again, as a
+ * no-op, from on_free. */
+static void release(struct query_response *q)
+{
+    fl_query_cursor_close(q->cursor);
+    fl_query_session_close(q->session);
+    q->cursor = NULL;
+    q->session = NULL;
+    if (q->gw)
+        atomic_fetch_sub(&q->gw->queries_running, 1);
+    q->gw = NULL;
+}
+
 static ssize_t on_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
     (void)pos;
@@ -56,6 +71,8 @@ static ssize_t on_read(void *cls, uint64_t pos, char *buf, size_t max)
         } else if (more == 0) {
             q->finished = 1;
         }
+        if (q->finished)
+            release(q);
     }
     size_t n = q->pending.len - q->sent;
     if (n > max)
@@ -68,10 +85,7 @@ static ssize_t on_read(void *cls, uint64_t pos, char *buf, size_t max)
 static void on_free(void *cls)
 {
     struct query_response *q = cls;
-    fl_query_cursor_close(q->cursor);
-    fl_query_session_close(q->session);
-    if (q->gw)
-        atomic_fetch_sub(&q->gw->queries_running, 1);
+    release(q);
     fl_buf_free(&q->pending);
     fl_free(q);
 }
