@@ -48,14 +48,30 @@ static int parse_args(struct cli *o, int argc, char **argv)
     optind = 1;
     while (!rc && (c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
-        case 'd': o->data_dir = optarg; break;
-        case 'u': o->url = optarg; break;
-        case 'f': o->format = optarg; break;
-        case 'e': o->explain = 1; break;
-        case 'c': rc = fl_config_load_file(&o->cfg, optarg, err, sizeof err); break;
-        case 'S': rc = fl_config_set(&o->cfg, optarg, err, sizeof err); break;
-        case 'h': usage(stdout); return 1;
-        default: usage(stderr); return 2;
+        case 'd':
+            o->data_dir = optarg;
+            break;
+        case 'u':
+            o->url = optarg;
+            break;
+        case 'f':
+            o->format = optarg;
+            break;
+        case 'e':
+            o->explain = 1;
+            break;
+        case 'c':
+            rc = fl_config_load_file(&o->cfg, optarg, err, sizeof err);
+            break;
+        case 'S':
+            rc = fl_config_set(&o->cfg, optarg, err, sizeof err);
+            break;
+        case 'h':
+            usage(stdout);
+            return 1;
+        default:
+            usage(stderr);
+            return 2;
         }
     }
     if (rc) {
@@ -87,8 +103,9 @@ static int run_local(struct cli *o)
     fl_query_error err = {0};
     fl_buf out = {0};
     int rc = fl_query_session_open(o->data_dir, &lim, &s, &err);
-    rc = rc ? rc : fl_query_cursor_open(s, o->sql, fl_query_encoder_find(o->format), o->explain,
-                                        &cur, &err);
+    rc = rc ? rc
+            : fl_query_cursor_open(s, o->sql, fl_query_encoder_find(o->format), o->explain, &cur,
+                                   &err);
     while (!rc) {
         int more = fl_query_cursor_next(cur, &out, &err);
         if (out.len && fwrite(out.data, 1, out.len, stdout) != out.len) {
@@ -137,11 +154,13 @@ static int run_remote(struct cli *o)
     fl_buf body = {0}, url = {0};
     int rc = fl_buf_append_cstr(&body, "{\"sql\":\"");
     rc = rc ? rc : fl_buf_append_json_string(&body, o->sql, strlen(o->sql));
-    rc = rc ? rc : fl_buf_printf(&body, "\",\"format\":\"%s\",\"explain\":%s}", o->format,
-                                 o->explain ? "true" : "false");
+    rc = rc ? rc
+            : fl_buf_printf(&body, "\",\"format\":\"%s\",\"explain\":%s}", o->format,
+                            o->explain ? "true" : "false");
     size_t ul = strlen(o->url);
-    rc = rc ? rc : fl_buf_printf(&url, "%.*s/v1/query", (int)(ul && o->url[ul - 1] == '/' ? ul - 1 : ul),
-                                 o->url);
+    rc = rc ? rc
+            : fl_buf_printf(&url, "%.*s/v1/query", (int)(ul && o->url[ul - 1] == '/' ? ul - 1 : ul),
+                            o->url);
     struct http h = {0};
     h.curl = rc ? NULL : curl_easy_init();
     if (!h.curl) {

@@ -6,9 +6,10 @@
  * Errors before the first byte (bad body, SQL error, refused statement, most timeouts — an
  * aggregate finishes before its first row) answer with the error JSON of DESIGN.md §6 and the
  * status of status_for(). At most query.max_concurrent statements run at once (a running one
- * holds a worker thread); more get 503 busy. An error after the 200 was sent is written into the body where the
- * format allows (json: "error" member instead of "stats"; ndjson: a last {"error":...} line);
- * for csv/table the chunked response is aborted, so a client sees a truncated transfer. */
+ * holds a worker thread); more get 503 busy. An error after the 200 was sent is written into the
+ * body where the format allows (json: "error" member instead of "stats"; ndjson: a last
+ * {"error":...} line); for csv/table the chunked response is aborted, so a client sees a truncated
+ * transfer. */
 #include <jansson.h>
 #include <string.h>
 
@@ -67,7 +68,7 @@ static ssize_t on_read(void *cls, uint64_t pos, char *buf, size_t max)
             int carried = err.code && q->pending.len && strstr(q->pending.data, "\"error\"");
             q->finished = carried ? 1 : 2;
             FL_WARN("query", "statement failed mid-stream: %s: %s", err.code ? err.code : "",
-                        err.message);
+                    err.message);
         } else if (more == 0) {
             q->finished = 1;
         }
@@ -90,8 +91,8 @@ static void on_free(void *cls)
     fl_free(q);
 }
 
-static int parse_body(fl_request *req, char *sql_out_err, size_t n, json_t **root,
-                      const char **sql, const char **format, int *explain)
+static int parse_body(fl_request *req, char *sql_out_err, size_t n, json_t **root, const char **sql,
+                      const char **format, int *explain)
 {
     json_error_t jerr;
     *root = json_loadb(req->body.data ? req->body.data : "", req->body.len, 0, &jerr);
@@ -157,7 +158,8 @@ void fl_handle_query(fl_gateway *gw, fl_request *req)
         const char *code = err.code ? err.code : "out_of_memory";
         if (q)
             on_free(q);
-        fl_respond_error(req, status_for(code), code, "%s", err.code ? err.message : "out of memory");
+        fl_respond_error(req, status_for(code), code, "%s",
+                         err.code ? err.message : "out of memory");
         return;
     }
     struct MHD_Response *resp =

@@ -12,9 +12,9 @@
 /* Functions a read-only user must not call even when the build provides them. printf/format
  * are here because a width or precision of 10^9 makes one call run for seconds inside a single
  * VM step, where the progress handler (the time limit) cannot interrupt it. */
-static const char *const refused_functions[] = {"load_extension", "readfile", "writefile",
-                                                "edit", "fts3_tokenizer", "sqlite_dbpage",
-                                                "printf", "format"};
+static const char *const refused_functions[] = {"load_extension", "readfile",       "writefile",
+                                                "edit",           "fts3_tokenizer", "sqlite_dbpage",
+                                                "printf",         "format"};
 
 int fl_query_authorize(void *ctx, int action, const char *a, const char *b, const char *c,
                        const char *d)

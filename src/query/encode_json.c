@@ -23,7 +23,8 @@ int fl_query_real(fl_buf *out, double x)
 int fl_query_json_value(fl_buf *out, sqlite3_value *v)
 {
     switch (sqlite3_value_type(v)) {
-    case SQLITE_INTEGER: return fl_buf_printf(out, "%lld", (long long)sqlite3_value_int64(v));
+    case SQLITE_INTEGER:
+        return fl_buf_printf(out, "%lld", (long long)sqlite3_value_int64(v));
     case SQLITE_FLOAT: {
         double x = sqlite3_value_double(v);
         if (!isfinite(x))
@@ -43,7 +44,8 @@ int fl_query_json_value(fl_buf *out, sqlite3_value *v)
             rc = fl_buf_printf(out, "%02x", p[i]);
         return rc ? rc : fl_buf_append_cstr(out, "\"");
     }
-    default: return fl_buf_append_cstr(out, "null");
+    default:
+        return fl_buf_append_cstr(out, "null");
     }
 }
 

@@ -12,9 +12,12 @@
 static int text_value(fl_buf *out, sqlite3_value *v, int csv)
 {
     switch (sqlite3_value_type(v)) {
-    case SQLITE_NULL: return csv ? 0 : fl_buf_append_cstr(out, "NULL");
-    case SQLITE_INTEGER: return fl_buf_printf(out, "%lld", (long long)sqlite3_value_int64(v));
-    case SQLITE_FLOAT: return fl_query_real(out, sqlite3_value_double(v));
+    case SQLITE_NULL:
+        return csv ? 0 : fl_buf_append_cstr(out, "NULL");
+    case SQLITE_INTEGER:
+        return fl_buf_printf(out, "%lld", (long long)sqlite3_value_int64(v));
+    case SQLITE_FLOAT:
+        return fl_query_real(out, sqlite3_value_double(v));
     case SQLITE_BLOB: {
         const unsigned char *p = sqlite3_value_blob(v);
         int rc = 0;
@@ -22,7 +25,8 @@ static int text_value(fl_buf *out, sqlite3_value *v, int csv)
             rc = fl_buf_printf(out, "%02x", p[i]);
         return rc;
     }
-    default: break;
+    default:
+        break;
     }
     const char *t = (const char *)sqlite3_value_text(v);
     size_t n = (size_t)sqlite3_value_bytes(v);
@@ -99,16 +103,15 @@ static int table_end(fl_buf *out, const char *stats_json, const fl_query_error *
     return 0;
 }
 
-const fl_query_encoder fl_query_encoder_csv = {"csv", "text/csv; charset=utf-8", csv_begin,
-                                               csv_row, csv_end};
-const fl_query_encoder fl_query_encoder_table = {"table", "text/plain; charset=utf-8",
-                                                 table_begin, table_row, table_end};
+const fl_query_encoder fl_query_encoder_csv = {"csv", "text/csv; charset=utf-8", csv_begin, csv_row,
+                                               csv_end};
+const fl_query_encoder fl_query_encoder_table = {"table", "text/plain; charset=utf-8", table_begin,
+                                                 table_row, table_end};
 
 const fl_query_encoder *fl_query_encoder_find(const char *name)
 {
     static const fl_query_encoder *const all[] = {&fl_query_encoder_table, &fl_query_encoder_csv,
-                                                  &fl_query_encoder_json,
-                                                  &fl_query_encoder_ndjson};
+                                                  &fl_query_encoder_json, &fl_query_encoder_ndjson};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         if (name && strcmp(all[i]->name, name) == 0)
             return all[i];

@@ -24,24 +24,36 @@ static void narrow(int64_t *lo, int64_t *hi, int op, int64_t v)
 {
     switch (op) {
     case SQLITE_INDEX_CONSTRAINT_EQ:
-        if (v > *lo) *lo = v;
-        if (v < *hi) *hi = v;
+        if (v > *lo)
+            *lo = v;
+        if (v < *hi)
+            *hi = v;
         break;
     case SQLITE_INDEX_CONSTRAINT_LT:
-        if (v == INT64_MIN) { *lo = 1; *hi = 0; } /* nothing is below the minimum */
-        else if (v - 1 < *hi) *hi = v - 1;
+        if (v == INT64_MIN) {
+            *lo = 1;
+            *hi = 0;
+        } /* nothing is below the minimum */
+        else if (v - 1 < *hi)
+            *hi = v - 1;
         break;
     case SQLITE_INDEX_CONSTRAINT_LE:
-        if (v < *hi) *hi = v;
+        if (v < *hi)
+            *hi = v;
         break;
     case SQLITE_INDEX_CONSTRAINT_GT:
-        if (v == INT64_MAX) { *lo = 1; *hi = 0; }
-        else if (v + 1 > *lo) *lo = v + 1;
+        if (v == INT64_MAX) {
+            *lo = 1;
+            *hi = 0;
+        } else if (v + 1 > *lo)
+            *lo = v + 1;
         break;
     case SQLITE_INDEX_CONSTRAINT_GE:
-        if (v > *lo) *lo = v;
+        if (v > *lo)
+            *lo = v;
         break;
-    default: break;
+    default:
+        break;
     }
 }
 
@@ -72,7 +84,8 @@ void fl_query_bounds_add_real(fl_query_bounds *b, int column, int op, double v)
     case SQLITE_INDEX_CONSTRAINT_GE:
         fl_query_bounds_add_int(b, column, SQLITE_INDEX_CONSTRAINT_GE, f);
         break;
-    default: break;
+    default:
+        break;
     }
 }
 

@@ -43,7 +43,7 @@ typedef struct fl_query_error {
 
 /* Per-lake-table counters of one statement (for EXPLAIN and stats). */
 typedef struct fl_query_scan_stats {
-    int64_t scans;               /* xFilter calls */
+    int64_t scans;                                    /* xFilter calls */
     int64_t partitions_considered, partitions_pruned; /* catalogued live files */
     int64_t files_opened;
     int64_t row_groups_read, row_groups_skipped;

@@ -50,10 +50,10 @@ struct fl_query_session {
     sqlite3 *db;
     fl_objstore *store;
     fl_query_limits limits;
-    int trusted;             /* 1 while the session runs its own statements */
+    int trusted;              /* 1 while the session runs its own statements */
     int64_t deadline_mono_us; /* 0: none */
-    int64_t memory_base;     /* sqlite3_memory_used() at statement start */
-    const char *stop_code;   /* set by the progress handler when it interrupts */
+    int64_t memory_base;      /* sqlite3_memory_used() at statement start */
+    const char *stop_code;    /* set by the progress handler when it interrupts */
     fl_query_scan_stats stats[QUERY_TABLES_MAX]; /* per lake table, by fl_lake_table_at index */
     pq_module_aux module_aux[QUERY_TABLES_MAX];
 };
@@ -94,7 +94,7 @@ typedef struct pq_cursor {
     fl_objstore_reader *object;
     fl_pq_reader *reader;
     int row_group, row_group_count;
-    int file_column[PQ_COLUMNS_MAX];          /* table column -> file column, or -1 */
+    int file_column[PQ_COLUMNS_MAX]; /* table column -> file column, or -1 */
     const fl_pq_column_def *file_def[PQ_COLUMNS_MAX];
     fl_pq_column_values values[PQ_COLUMNS_MAX]; /* decoded chunks of the row group */
     uint8_t decoded[PQ_COLUMNS_MAX];
@@ -127,8 +127,8 @@ struct fl_query_encoder {
     /* stats_json: a JSON object text or NULL; err: the mid-stream error or NULL. */
     int (*end)(fl_buf *out, const char *stats_json, const fl_query_error *err);
 };
-extern const fl_query_encoder fl_query_encoder_table, fl_query_encoder_csv,
-    fl_query_encoder_json, fl_query_encoder_ndjson;
+extern const fl_query_encoder fl_query_encoder_table, fl_query_encoder_csv, fl_query_encoder_json,
+    fl_query_encoder_ndjson;
 /* A double as text that reads back exactly. */
 int fl_query_real(fl_buf *out, double x);
 /* Shared by the JSON encoders: one value as JSON. */

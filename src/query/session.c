@@ -82,7 +82,8 @@ static void apply_limits(sqlite3 *db, const fl_query_limits *l)
      * columns and depth 200 fit any hand-written query; 64 compound terms bound UNION chains;
      * no ATTACH, no triggers; LIKE patterns of 1,000 bytes bound their backtracking. */
     sqlite3_limit(db, SQLITE_LIMIT_LENGTH, 16 * 1024 * 1024);
-    sqlite3_limit(db, SQLITE_LIMIT_SQL_LENGTH, l->max_sql_bytes > 0 ? (int)l->max_sql_bytes : 100000);
+    sqlite3_limit(db, SQLITE_LIMIT_SQL_LENGTH,
+                  l->max_sql_bytes > 0 ? (int)l->max_sql_bytes : 100000);
     sqlite3_limit(db, SQLITE_LIMIT_COLUMN, 200);
     sqlite3_limit(db, SQLITE_LIMIT_EXPR_DEPTH, 200);
     sqlite3_limit(db, SQLITE_LIMIT_COMPOUND_SELECT, 64);
@@ -156,8 +157,10 @@ static void sqlite_err(fl_query_session *s, int rc, fl_query_error *err)
                  (long long)(s->limits.timeout_ms / 1000));
         set_err(err, "timeout", buf);
     } else if (s->stop_code || (rc & 0xff) == SQLITE_NOMEM) {
-        snprintf(buf, sizeof buf, "statement stopped: it needed more than query.memory_bytes "
-                                  "(%lld bytes)", (long long)s->limits.memory_bytes);
+        snprintf(buf, sizeof buf,
+                 "statement stopped: it needed more than query.memory_bytes "
+                 "(%lld bytes)",
+                 (long long)s->limits.memory_bytes);
         set_err(err, "out_of_memory", buf);
     } else if ((rc & 0xff) == SQLITE_AUTH || strncmp(msg, "not authorized", 14) == 0) {
         snprintf(buf, sizeof buf, "only SELECT statements are allowed (%s)", msg);
@@ -211,8 +214,8 @@ static int one_statement(fl_query_session *s, const char *sql, sqlite3_stmt **st
         set_err(err, "sql_error", "empty statement");
         return FL_EINVAL;
     }
-    while (tail && (*tail == ' ' || *tail == '\t' || *tail == '\n' || *tail == '\r' ||
-                    *tail == ';'))
+    while (tail &&
+           (*tail == ' ' || *tail == '\t' || *tail == '\n' || *tail == '\r' || *tail == ';'))
         tail++;
     if (tail && *tail) {
         set_err(err, "sql_error", "one statement at a time");
@@ -249,8 +252,8 @@ int fl_query_cursor_open(fl_query_session *s, const char *sql, const fl_query_en
     memset(s->stats, 0, sizeof s->stats);
     s->stop_code = NULL;
     s->memory_base = sqlite3_memory_used();
-    s->deadline_mono_us = s->limits.timeout_ms > 0 ? c->start_mono_us + s->limits.timeout_ms * 1000
-                                                    : 0;
+    s->deadline_mono_us =
+        s->limits.timeout_ms > 0 ? c->start_mono_us + s->limits.timeout_ms * 1000 : 0;
     rc = one_statement(s, sql, &c->st, err);
     rc = rc ? rc : step(c, err);
     rc = rc || !explain ? rc : explain_plan(c, sql, err);
@@ -380,8 +383,10 @@ int fl_query_cursor_next(fl_query_cursor *c, fl_buf *out, fl_query_error *err)
     while (!rc && c->has_row && out->len < PIECE_BYTES) {
         if (c->s->limits.max_rows > 0 && c->rows >= c->s->limits.max_rows) {
             char buf[256];
-            snprintf(buf, sizeof buf, "more than query.max_rows (%lld) result rows; add a LIMIT "
-                                      "or aggregate", (long long)c->s->limits.max_rows);
+            snprintf(buf, sizeof buf,
+                     "more than query.max_rows (%lld) result rows; add a LIMIT "
+                     "or aggregate",
+                     (long long)c->s->limits.max_rows);
             set_err(err, "too_many_rows", buf);
             rc = FL_ELIMIT;
             break;

@@ -16,15 +16,18 @@ static const char *sql_type(const fl_pq_column_def *d)
     switch (d->physical) {
     case FL_PQ_BOOLEAN:
     case FL_PQ_INT32:
-    case FL_PQ_INT64: return "INTEGER";
-    case FL_PQ_DOUBLE: return "REAL";
-    case FL_PQ_BYTE_ARRAY: return d->logical == FL_PQ_LOGICAL_STRING ? "TEXT" : "BLOB";
+    case FL_PQ_INT64:
+        return "INTEGER";
+    case FL_PQ_DOUBLE:
+        return "REAL";
+    case FL_PQ_BYTE_ARRAY:
+        return d->logical == FL_PQ_LOGICAL_STRING ? "TEXT" : "BLOB";
     }
     return "";
 }
 
-static int connect(sqlite3 *db, void *aux, int argc, const char *const *argv,
-                   sqlite3_vtab **out, char **err)
+static int connect(sqlite3 *db, void *aux, int argc, const char *const *argv, sqlite3_vtab **out,
+                   char **err)
 {
     (void)argc;
     (void)argv;
@@ -108,12 +111,18 @@ static char column_code(const pq_vtab *v, int col, int op)
 static char op_code(int op)
 {
     switch (op) {
-    case SQLITE_INDEX_CONSTRAINT_EQ: return '=';
-    case SQLITE_INDEX_CONSTRAINT_LT: return '<';
-    case SQLITE_INDEX_CONSTRAINT_LE: return '{';
-    case SQLITE_INDEX_CONSTRAINT_GT: return '>';
-    case SQLITE_INDEX_CONSTRAINT_GE: return '}';
-    default: return 0;
+    case SQLITE_INDEX_CONSTRAINT_EQ:
+        return '=';
+    case SQLITE_INDEX_CONSTRAINT_LT:
+        return '<';
+    case SQLITE_INDEX_CONSTRAINT_LE:
+        return '{';
+    case SQLITE_INDEX_CONSTRAINT_GT:
+        return '>';
+    case SQLITE_INDEX_CONSTRAINT_GE:
+        return '}';
+    default:
+        return 0;
     }
 }
 

@@ -48,11 +48,21 @@ static void bounds_from_args(fl_query_bounds *b, const char *pairs, int argc, sq
         char col = pairs[2 * i];
         int op = 0;
         switch (pairs[2 * i + 1]) {
-        case '=': op = SQLITE_INDEX_CONSTRAINT_EQ; break;
-        case '<': op = SQLITE_INDEX_CONSTRAINT_LT; break;
-        case '{': op = SQLITE_INDEX_CONSTRAINT_LE; break;
-        case '>': op = SQLITE_INDEX_CONSTRAINT_GT; break;
-        case '}': op = SQLITE_INDEX_CONSTRAINT_GE; break;
+        case '=':
+            op = SQLITE_INDEX_CONSTRAINT_EQ;
+            break;
+        case '<':
+            op = SQLITE_INDEX_CONSTRAINT_LT;
+            break;
+        case '{':
+            op = SQLITE_INDEX_CONSTRAINT_LE;
+            break;
+        case '>':
+            op = SQLITE_INDEX_CONSTRAINT_GT;
+            break;
+        case '}':
+            op = SQLITE_INDEX_CONSTRAINT_GE;
+            break;
         }
         sqlite3_value *v = argv[i];
         int type = sqlite3_value_type(v);
@@ -299,10 +309,18 @@ int fl_query_vtab_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int i)
         return SQLITE_OK;
     const fl_pq_column_def *d = c->file_def[i];
     switch (d->physical) {
-    case FL_PQ_BOOLEAN: sqlite3_result_int(ctx, ((const uint8_t *)cv->values)[r] != 0); break;
-    case FL_PQ_INT32: sqlite3_result_int64(ctx, ((const int32_t *)cv->values)[r]); break;
-    case FL_PQ_INT64: sqlite3_result_int64(ctx, ((const int64_t *)cv->values)[r]); break;
-    case FL_PQ_DOUBLE: sqlite3_result_double(ctx, ((const double *)cv->values)[r]); break;
+    case FL_PQ_BOOLEAN:
+        sqlite3_result_int(ctx, ((const uint8_t *)cv->values)[r] != 0);
+        break;
+    case FL_PQ_INT32:
+        sqlite3_result_int64(ctx, ((const int32_t *)cv->values)[r]);
+        break;
+    case FL_PQ_INT64:
+        sqlite3_result_int64(ctx, ((const int64_t *)cv->values)[r]);
+        break;
+    case FL_PQ_DOUBLE:
+        sqlite3_result_double(ctx, ((const double *)cv->values)[r]);
+        break;
     case FL_PQ_BYTE_ARRAY: {
         fl_slice sl = ((const fl_slice *)cv->values)[r];
         if (d->logical == FL_PQ_LOGICAL_STRING)

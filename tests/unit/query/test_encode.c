@@ -42,7 +42,8 @@ static void test_json(void **state)
     fl_buf_reset(&b);
     fl_query_error err = {"timeout", "too slow"};
     encode(fl_query_encoder_find("json"), &b, &err);
-    assert_non_null(strstr(b.data, "],\"error\":{\"code\":\"timeout\",\"message\":\"too slow\"}}\n"));
+    assert_non_null(
+        strstr(b.data, "],\"error\":{\"code\":\"timeout\",\"message\":\"too slow\"}}\n"));
     fl_buf_free(&b);
 }
 
@@ -55,8 +56,11 @@ static void test_ndjson(void **state)
     const char *row = "{\"i\":1,\"r\":0.1,\"inf\":null,\"s\":\"a,\\\"b\\\"\\n\",\"b\":\"00ff\","
                       "\"n\":null}\n";
     fl_buf want = {0};
-    assert_int_equal(fl_buf_printf(&want, "%s%s{\"error\":{\"code\":\"too_many_rows\","
-                                          "\"message\":\"more\"}}\n", row, row), 0);
+    assert_int_equal(fl_buf_printf(&want,
+                                   "%s%s{\"error\":{\"code\":\"too_many_rows\","
+                                   "\"message\":\"more\"}}\n",
+                                   row, row),
+                     0);
     assert_string_equal(b.data, want.data);
     fl_buf_free(&want);
     fl_buf_free(&b);
@@ -84,7 +88,8 @@ static void test_csv_and_table(void **state)
 static void test_real_round_trip(void **state)
 {
     (void)state;
-    static const double values[] = {0.1, 1.0 / 3, 16.170000000000002, 1e-300, -2.5e17, 123456789.125};
+    static const double values[] = {0.1,    1.0 / 3, 16.170000000000002,
+                                    1e-300, -2.5e17, 123456789.125};
     for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
         fl_buf b = {0};
         assert_int_equal(fl_query_real(&b, values[i]), 0);

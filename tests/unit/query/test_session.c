@@ -16,7 +16,7 @@
 #include "../lake/lake_test_util.h"
 #include "query/query_int.h"
 
-#define HOUR_US INT64_C(3600000000)
+#define HOUR_US         INT64_C(3600000000)
 #define ROWS_PER_DEVICE 10
 
 typedef struct fixture {
@@ -41,7 +41,8 @@ static void add_file(fixture *fx, int h, int d0, int d1, char *path_out, size_t 
     const fl_lake_table_info *t = fl_lake_table_find(FL_LAKE_RAW_TABLE);
     assert_non_null(t);
     char key[256];
-    uint64_t first = fx->next_seq + 1, last = fx->next_seq + (uint64_t)((d1 - d0 + 1) * ROWS_PER_DEVICE);
+    uint64_t first = fx->next_seq + 1,
+             last = fx->next_seq + (uint64_t)((d1 - d0 + 1) * ROWS_PER_DEVICE);
     fx->next_seq = last;
     fl_lake_partition p = {2026, 1, 2, h};
     assert_int_equal(fl_lake_part_key(key, sizeof key, t->prefix, p, 0, first, last), 0);
@@ -49,8 +50,8 @@ static void add_file(fixture *fx, int h, int d0, int d1, char *path_out, size_t 
     assert_int_equal(fl_objstore_put_open(fx->store, key, &w), 0);
     fl_pq_writer_options o = {.codec = FL_PQ_SNAPPY, .row_group_bytes = 1};
     fl_pq_writer *pw = NULL;
-    assert_int_equal(fl_pq_writer_create(t->columns, t->column_count, &o, fl_objstore_sink_write,
-                                         w, &pw), 0);
+    assert_int_equal(
+        fl_pq_writer_create(t->columns, t->column_count, &o, fl_objstore_sink_write, w, &pw), 0);
     int64_t min_ts = INT64_MAX, max_ts = INT64_MIN;
     for (int d = d0; d <= d1; d++) {
         char dev[32];
@@ -69,17 +70,19 @@ static void add_file(fixture *fx, int h, int d0, int d1, char *path_out, size_t 
             bools[r] = 0;
             str[r] = fl_slice_from_cstr(dev);
             ts[r] = hour_start(h) + (int64_t)(d * 100 + r) * 1000000;
-            if (ts[r] < min_ts) min_ts = ts[r];
-            if (ts[r] > max_ts) max_ts = ts[r];
+            if (ts[r] < min_ts)
+                min_ts = ts[r];
+            if (ts[r] > max_ts)
+                max_ts = ts[r];
         }
         for (size_t c = 0; c < t->column_count; c++) {
             const fl_pq_column_def *cd = &t->columns[c];
-            const void *v = cd->physical == FL_PQ_BYTE_ARRAY ? (const void *)str
-                          : cd->physical == FL_PQ_DOUBLE     ? (const void *)dbl
-                          : cd->physical == FL_PQ_INT32      ? (const void *)i32
-                          : cd->physical == FL_PQ_BOOLEAN    ? (const void *)bools
-                          : strcmp(cd->name, t->time_column) == 0 ? (const void *)ts
-                                                                  : (const void *)i64;
+            const void *v = cd->physical == FL_PQ_BYTE_ARRAY        ? (const void *)str
+                            : cd->physical == FL_PQ_DOUBLE          ? (const void *)dbl
+                            : cd->physical == FL_PQ_INT32           ? (const void *)i32
+                            : cd->physical == FL_PQ_BOOLEAN         ? (const void *)bools
+                            : strcmp(cd->name, t->time_column) == 0 ? (const void *)ts
+                                                                    : (const void *)i64;
             cols[c] = (fl_pq_column_values){v, NULL};
         }
         assert_int_equal(fl_pq_writer_write(pw, cols, ROWS_PER_DEVICE), 0);
@@ -123,8 +126,8 @@ static int setup(void **state)
     add_file(fx, 5, 1, 3, fx->hour5_path, sizeof fx->hour5_path);
     add_file(fx, 6, 1, 3, NULL, 0);
     add_file(fx, 7, 2, 4, NULL, 0);
-    fl_query_limits lim = {.timeout_ms = 2000, .max_rows = 1000, .memory_bytes = 64 << 20,
-                           .max_sql_bytes = 4096};
+    fl_query_limits lim = {
+        .timeout_ms = 2000, .max_rows = 1000, .memory_bytes = 64 << 20, .max_sql_bytes = 4096};
     fl_query_error err = {0};
     if (fl_query_session_open(fx->root, &lim, &fx->s, &err))
         return -1;
@@ -163,8 +166,10 @@ static void test_results_and_pruning(void **state)
 {
     fixture *fx = *state;
     fl_buf out = {0};
-    assert_null(run(fx, "SELECT count(*), count(DISTINCT device_id), min(hour), max(hour) "
-                        "FROM raw_sensor_data", &out));
+    assert_null(run(fx,
+                    "SELECT count(*), count(DISTINCT device_id), min(hour), max(hour) "
+                    "FROM raw_sensor_data",
+                    &out));
     assert_non_null(strstr(out.data, "[90,4,5,7]"));
     /* Partition pruning by hour: two of three files pruned. */
     assert_null(run(fx, "SELECT count(*) FROM raw_sensor_data WHERE hour = 6", &out));
@@ -183,8 +188,10 @@ static void test_results_and_pruning(void **state)
                                      "\"row_groups_read\":10,\"row_groups_skipped\":20"));
     /* device_id equality skips other devices' row groups; truck-0001 is not in hour 7's file
      * (its row groups are all skipped, the file is opened). */
-    assert_null(run(fx, "SELECT count(*), sum(temperature) FROM raw_sensor_data "
-                        "WHERE device_id = 'truck-0001'", &out));
+    assert_null(run(fx,
+                    "SELECT count(*), sum(temperature) FROM raw_sensor_data "
+                    "WHERE device_id = 'truck-0001'",
+                    &out));
     assert_non_null(strstr(out.data, "[20,"));
     assert_non_null(strstr(out.data, "\"row_groups_read\":20,\"row_groups_skipped\":70"));
     /* Values and the partition columns of one row. */
@@ -199,8 +206,10 @@ static void test_results_and_pruning(void **state)
     assert_non_null(strstr(out.data, "[0]"));
     assert_non_null(strstr(out.data, "\"files_opened\":0"));
     /* A join with the live catalog works (device_state and lake_files are readable). */
-    assert_null(run(fx, "SELECT count(*) FROM raw_sensor_data r JOIN lake_files f "
-                        "ON f.hour = r.hour AND f.table_name = 'raw_sensor_data'", &out));
+    assert_null(run(fx,
+                    "SELECT count(*) FROM raw_sensor_data r JOIN lake_files f "
+                    "ON f.hour = r.hour AND f.table_name = 'raw_sensor_data'",
+                    &out));
     assert_non_null(strstr(out.data, "[90]"));
     assert_null(run(fx, "SELECT count(*) FROM device_state", &out));
     fl_buf_free(&out);
@@ -269,10 +278,14 @@ static void test_limits(void **state)
 {
     fixture *fx = *state;
     fl_buf out = {0};
-    assert_string_equal(run(fx, "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) "
-                                "SELECT count(*) FROM c", &out), "timeout");
-    assert_string_equal(run(fx, "SELECT a.device_id FROM raw_sensor_data a, raw_sensor_data b",
-                            &out), "too_many_rows");
+    assert_string_equal(run(fx,
+                            "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) "
+                            "SELECT count(*) FROM c",
+                            &out),
+                        "timeout");
+    assert_string_equal(
+        run(fx, "SELECT a.device_id FROM raw_sensor_data a, raw_sensor_data b", &out),
+        "too_many_rows");
     assert_non_null(strstr(out.data, "\"error\":{\"code\":\"too_many_rows\""));
     char big[5000];
     memset(big, ' ', sizeof big);
@@ -284,9 +297,11 @@ static void test_limits(void **state)
     /* Memory: a sort of 729,000 rows needs more than 256 KiB of SQLite heap. */
     int64_t saved = fx->s->limits.memory_bytes;
     fx->s->limits.memory_bytes = 256 * 1024;
-    assert_string_equal(run(fx, "SELECT count(*) FROM (SELECT a.timestamp FROM raw_sensor_data a, "
-                                "raw_sensor_data b, raw_sensor_data c "
-                                "ORDER BY a.temperature * b.temperature * c.timestamp)", &out),
+    assert_string_equal(run(fx,
+                            "SELECT count(*) FROM (SELECT a.timestamp FROM raw_sensor_data a, "
+                            "raw_sensor_data b, raw_sensor_data c "
+                            "ORDER BY a.temperature * b.temperature * c.timestamp)",
+                            &out),
                         "out_of_memory");
     fx->s->limits.memory_bytes = saved;
     /* The session still works. */
