@@ -56,7 +56,15 @@ struct fl_query_session {
     const char *stop_code;    /* set by the progress handler when it interrupts */
     fl_query_scan_stats stats[QUERY_TABLES_MAX]; /* per lake table, by fl_lake_table_at index */
     pq_module_aux module_aux[QUERY_TABLES_MAX];
+    /* EXPLAIN: the files each scan read, as ,"line" JSON items (at most EXPLAIN_FILES_MAX). */
+    int collect_files;
+    fl_buf explain_files;
+    int64_t explain_files_count;
 };
+
+/* EXPLAIN: note a file a scan read and its row groups read/skipped (no-op unless collecting). */
+void fl_query_note_file(fl_query_session *s, const char *path, int64_t groups_read,
+                        int64_t groups_skipped);
 
 /* ---- virtual tables (vtab.c, vtab_scan.c) ------------------------------------------------ */
 
@@ -99,6 +107,7 @@ typedef struct pq_cursor {
     fl_pq_column_values values[PQ_COLUMNS_MAX]; /* decoded chunks of the row group */
     uint8_t decoded[PQ_COLUMNS_MAX];
     int64_t group_rows, row, rowid;
+    int64_t file_groups_read, file_groups_skipped; /* of the current file, for EXPLAIN */
     int eof;
 } pq_cursor;
 

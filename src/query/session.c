@@ -144,6 +144,7 @@ void fl_query_session_close(fl_query_session *s)
         return;
     sqlite3_close_v2(s->db);
     fl_objstore_destroy(s->store);
+    fl_buf_free(&s->explain_files);
     fl_free(s);
 }
 
@@ -250,6 +251,9 @@ int fl_query_cursor_open(fl_query_session *s, const char *sql, const fl_query_en
         goto fail;
     c->in_txn = 1;
     memset(s->stats, 0, sizeof s->stats);
+    fl_buf_reset(&s->explain_files);
+    s->explain_files_count = 0;
+    s->collect_files = explain;
     s->stop_code = NULL;
     s->memory_base = sqlite3_memory_used();
     s->deadline_mono_us =
@@ -302,6 +306,25 @@ static int plan_lines(fl_query_session *s, const char *sql, fl_buf *lines)
     return rc;
 }
 
+/* Files listed by EXPLAIN at most: enough to see what a selective query read, bounded for a
+ * full scan of a big lake (the counters above the list are always complete). */
+#define EXPLAIN_FILES_MAX 200
+
+void fl_query_note_file(fl_query_session *s, const char *path, int64_t groups_read,
+                        int64_t groups_skipped)
+{
+    if (!s->collect_files || s->explain_files_count++ >= EXPLAIN_FILES_MAX)
+        return;
+    char line[1200];
+    snprintf(line, sizeof line, "  %s: row groups %lld read, %lld skipped", path,
+             (long long)groups_read, (long long)groups_skipped);
+    int rc = fl_buf_append_cstr(&s->explain_files, ",\"");
+    rc = rc ? rc : fl_buf_append_json_string(&s->explain_files, line, strlen(line));
+    rc = rc ? rc : fl_buf_append_cstr(&s->explain_files, "\"");
+    if (rc)
+        s->collect_files = 0; /* out of memory: the list stops, the counters stay exact */
+}
+
 static int explain_plan(fl_query_cursor *c, const char *sql, fl_query_error *err)
 {
     fl_query_session *s = c->s;
@@ -312,6 +335,7 @@ static int explain_plan(fl_query_cursor *c, const char *sql, fl_query_error *err
     }
     if (rc)
         return rc;
+    sqlite3_reset(c->st); /* closes the scans, so files still open are noted too */
     fl_buf lines = {0};
     rc = add_plan_line(&lines, "QUERY PLAN");
     rc = rc ? rc : plan_lines(s, sql, &lines);
@@ -329,6 +353,13 @@ static int explain_plan(fl_query_cursor *c, const char *sql, fl_query_error *err
                  (long long)t->row_groups_skipped, (long long)t->rows_scanned);
         rc = add_plan_line(&lines, line);
     }
+    if (!rc && s->explain_files_count) {
+        snprintf(line, sizeof line, "files read (%lld%s):", (long long)s->explain_files_count,
+                 s->explain_files_count > EXPLAIN_FILES_MAX ? ", first 200 listed" : "");
+        rc = add_plan_line(&lines, line);
+        rc = rc ? rc : fl_buf_append(&lines, s->explain_files.data, s->explain_files.len);
+    }
+    s->collect_files = 0;
     snprintf(line, sizeof line, "result rows: %lld", (long long)c->rows);
     rc = rc ? rc : add_plan_line(&lines, line);
     rc = rc ? rc : fl_buf_append_cstr(&lines, "]");

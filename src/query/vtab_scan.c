@@ -16,6 +16,9 @@ static pq_vtab *vtab_of(pq_cursor *c)
 
 static void close_file(pq_cursor *c)
 {
+    if (c->reader && c->file)
+        fl_query_note_file(vtab_of(c)->session, c->file->path, c->file_groups_read,
+                           c->file_groups_skipped);
     fl_pq_reader_destroy(c->reader);
     fl_objstore_get_close(c->object);
     c->reader = NULL;
@@ -175,6 +178,7 @@ static int open_file(pq_cursor *c, const pq_file *f)
         c->file_def[i] = k >= 0 ? fl_pq_reader_column(c->reader, (size_t)k) : NULL;
     }
     c->file = f;
+    c->file_groups_read = c->file_groups_skipped = 0;
     c->row_group = -1;
     c->row_group_count = fl_pq_reader_row_group_count(c->reader);
     s->stats[v->table_index].files_opened++;
@@ -224,12 +228,14 @@ static int advance_group(pq_cursor *c)
             while (++c->row_group < c->row_group_count) {
                 if (!group_may_match(c, c->row_group)) {
                     st->row_groups_skipped++;
+                    c->file_groups_skipped++;
                     continue;
                 }
                 int rc = read_group(c, c->row_group);
                 if (rc != SQLITE_OK)
                     return rc;
                 st->row_groups_read++;
+                c->file_groups_read++;
                 if (c->group_rows > 0)
                     return SQLITE_OK;
             }

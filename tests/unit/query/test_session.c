@@ -212,6 +212,26 @@ static void test_results_and_pruning(void **state)
                     &out));
     assert_non_null(strstr(out.data, "[90]"));
     assert_null(run(fx, "SELECT count(*) FROM device_state", &out));
+    /* EXPLAIN lists the plan, the counters and the files read (also one left open by LIMIT). */
+    {
+        fl_query_error err = {0};
+        fl_query_cursor *c = NULL;
+        assert_int_equal(fl_query_cursor_open(fx->s,
+                                              "SELECT device_id FROM raw_sensor_data "
+                                              "WHERE hour >= 6 LIMIT 1",
+                                              &fl_query_encoder_table, 1, &c, &err),
+                         0);
+        fl_buf_reset(&out);
+        while (fl_query_cursor_next(c, &out, &err) > 0)
+            ;
+        fl_query_cursor_close(c);
+        assert_non_null(strstr(out.data, "plan\n----\nQUERY PLAN\n"));
+        assert_non_null(strstr(out.data, "raw_sensor_data: scans 1, partitions 3 considered, 1 "
+                                         "pruned; files opened 1; row groups 1 read"));
+        assert_non_null(strstr(out.data, "files read (1):\n  raw-data/year=2026/month=1/day=2/"
+                                         "hour=6/"));
+        assert_non_null(strstr(out.data, "result rows: 1\n"));
+    }
     fl_buf_free(&out);
 }
 
