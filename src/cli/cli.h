@@ -14,6 +14,19 @@ int fl_cli_query(int argc, char **argv);
 int fl_cli_catalog(int argc, char **argv);
 int fl_cli_summarize(int argc, char **argv);
 
+/* The paths a lake job command (compact, summarize) works on, under its data directory. */
+typedef struct fl_cli_lake_paths {
+    char lake[4200]; /* <data>/lake */
+    char meta[4200]; /* <data>/meta.db */
+    char lock[4200]; /* <data>/<lock_name> */
+} fl_cli_lake_paths;
+
+/* Fill *out for data_dir and check it is a data directory with a catalog. Returns -1 to go
+ * on; 0 when there is no catalog yet (prints "nothing to <what>: ..."); 2 when data_dir is not
+ * a data directory (prints "fleetlake <cmd>: ..."). */
+int fl_cli_lake_paths_get(const char *cmd, const char *what, const char *data_dir,
+                          const char *lock_name, fl_cli_lake_paths *out);
+
 /* Shared by commands: build a path under a data directory into buf. Returns 0 or
  * -ENAMETOOLONG. */
 FL_MUST_USE int fl_cli_path(char *buf, size_t n, const char *data_dir, const char *rel);

@@ -202,19 +202,10 @@ int fl_cli_compact(int argc, char **argv)
     int code = parse_args(&o, argc, argv);
     if (code >= 0)
         return code;
-    char lake[4200], meta[4200], lock[4200];
-    struct stat st;
-    if (fl_cli_path(lake, sizeof lake, o.data_dir, "lake") ||
-        fl_cli_path(meta, sizeof meta, o.data_dir, "meta.db") ||
-        fl_cli_path(lock, sizeof lock, o.data_dir, "compact.lock") || stat(o.data_dir, &st) ||
-        !S_ISDIR(st.st_mode)) {
-        fprintf(stderr, "fleetlake compact: %s is not a data directory\n", o.data_dir);
-        return 2;
-    }
-    if (access(meta, F_OK) != 0) {
-        printf("nothing to compact: %s has no catalog yet\n", o.data_dir);
-        return 0;
-    }
+    fl_cli_lake_paths paths;
+    if ((code = fl_cli_lake_paths_get("compact", "compact", o.data_dir, "compact.lock", &paths)) >= 0)
+        return code;
+    const char *lake = paths.lake, *meta = paths.meta, *lock = paths.lock;
     fl_log_setup((enum fl_log_level)fl_log_level_parse(o.cfg.log_level),
                  strcmp(o.cfg.log_format, "json") == 0, stderr);
     o.tty = isatty(STDERR_FILENO) && !o.dry_run;
