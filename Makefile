@@ -2,7 +2,7 @@
 #   make run    install packages, build (optimised), start `fleetlake serve --demo`
 #   make test   install packages, build with ASan+UBSan, run the whole suite through ctest
 #   make bench  optimised build, run the benchmarks, print tables (see docs/PERFORMANCE.md)
-#   make soak   long fault campaigns (200 kill -9 cycles of ingest, 50 of delivery, 30 of compaction)
+#   make soak   long fault campaigns (kill -9: 200 cycles of ingest, 50 of delivery, 30 of compaction, 50 of processing)
 #   make fuzz   run the libFuzzer harnesses for FUZZ_SECONDS each (clang)
 
 JOBS        ?= $(shell nproc)
