@@ -146,6 +146,18 @@ const fl_config_entry fl_config_table[] = {
      "listed them just before it can still read them. Queries are bounded by timeouts of "
      "minutes; an hour leaves ample margin while bounding the extra disk to about one hour of "
      "compacted input."},
+    {"lifecycle.hot_days", FL_CFG_INT, "30", 0, 36500, NULL, OFF(lifecycle_hot_days), 0,
+     "Partitions at most this many days old (counted from the end of their UTC day) are hot: "
+     "in the main lake, compacted, queried most. 30 days is the reference architecture's S3 "
+     "Standard period, the window dashboards and investigations look at."},
+    {"lifecycle.warm_days", FL_CFG_INT, "365", 1, 36500, NULL, OFF(lifecycle_warm_days), 0,
+     "Partitions older than hot_days and at most this old are warm; older ones are cold "
+     "(archived-data/, recompressed with ZSTD). A year matches the reference's Infrequent "
+     "Access period: year-over-year comparisons still read warm data. Must exceed hot_days."},
+    {"lifecycle.retention_days", FL_CFG_INT, "1095", 2, 36500, NULL,
+     OFF(lifecycle_retention_days), 0,
+     "Partitions older than this are deleted, lake files and catalog rows. 1095 days (3 years) "
+     "is the reference's legal retention requirement. Must exceed warm_days."},
     {"summary.enabled", FL_CFG_ENUM, "on", 0, 0, "on|off", OFF(summary_enabled),
      SZ(summary_enabled),
      "Whether `serve` writes curated-data/hourly_summary/ by itself as hours close (and "

@@ -59,6 +59,10 @@ typedef struct fl_config {
     int64_t compaction_target_bytes;
     int64_t compaction_memory_bytes;
     int64_t compaction_retire_grace_s;
+    /* [lifecycle] (tiers by partition age, src/lake/lifecycle.c) */
+    int64_t lifecycle_hot_days;
+    int64_t lifecycle_warm_days;
+    int64_t lifecycle_retention_days;
     /* [summary] (the hourly_summary job, src/jobs) */
     char summary_enabled[8];
     int64_t summary_interval_s;

@@ -269,4 +269,39 @@ FL_MUST_USE int fl_compaction_start(const fl_compaction_deps *deps, fl_compactio
  * committed) and join the thread. Accepts NULL. */
 void fl_compaction_stop(fl_compaction *c);
 
+/* ---- lifecycle (lifecycle.c; docs/lifecycle.md) ------------------------------------------- */
+
+/* The S3 lifecycle role: by partition age a file belongs in the hot tier (<= hot_days), warm
+ * (<= warm_days), cold (<= retention_days) or is expired. This is the planning half: pure
+ * functions of the catalog and a caller-supplied `now` (faked in tests). */
+enum fl_lifecycle_tier { FL_TIER_HOT = 0, FL_TIER_WARM, FL_TIER_COLD, FL_TIER_EXPIRED };
+
+typedef struct fl_lifecycle_policy {
+    int64_t hot_days, warm_days, retention_days; /* lifecycle.* */
+} fl_lifecycle_policy;
+
+/* One planned move of one live file (file borrowed for the callback's duration). */
+typedef struct fl_lifecycle_move {
+    const fl_lake_file *file;
+    enum fl_lifecycle_tier from, to; /* to > from always (tiers only move forward) */
+    int64_t age_days;
+} fl_lifecycle_move;
+typedef int (*fl_lifecycle_plan_fn)(void *arg, const fl_lifecycle_move *m);
+
+/* "hot" | "warm" | "cold" | "expired" (static); "?" for anything else. */
+const char *fl_lifecycle_tier_name(enum fl_lifecycle_tier t);
+/* The tier named name, or -1. */
+int fl_lifecycle_tier_parse(const char *name);
+void fl_lifecycle_policy_from_config(const fl_config *cfg, fl_lifecycle_policy *p);
+/* FL_EINVAL unless 0 <= hot_days < warm_days < retention_days. */
+FL_MUST_USE int fl_lifecycle_policy_check(const fl_lifecycle_policy *p);
+/* Whole days between the end of UTC day (year, month, day) and now_us; 0 if not yet ended. */
+int64_t fl_lifecycle_age_days(int32_t year, int32_t month, int32_t day, int64_t now_us);
+enum fl_lifecycle_tier fl_lifecycle_tier_for_age(const fl_lifecycle_policy *p, int64_t age_days);
+/* Call fn for every live file of every table whose partition age asks for a later tier than
+ * the one the catalog records, ordered by path; fn's non-zero return stops and is returned.
+ * FL_EINVAL for an inconsistent policy. Reads only. */
+FL_MUST_USE int fl_lifecycle_plan(fl_catalog *cat, const fl_lifecycle_policy *p, int64_t now_us,
+                                  fl_lifecycle_plan_fn fn, void *arg);
+
 #endif
