@@ -15,6 +15,7 @@ static const struct {
     {"check", fl_cli_check, "verify the stream, meta.db and the lake against its catalog"},
     {"compact", fl_cli_compact, "merge closed hours' small lake files into large sorted ones"},
     {"summarize", fl_cli_summarize, "(re)compute hourly_summary for a range of hours (backfill)"},
+    {"erase", fl_cli_erase, "erase one device from the lake and its state (right to erasure)"},
     {"lifecycle", fl_cli_lifecycle, "plan hot/warm/cold tier moves by partition age (--dry-run)"},
     {"catalog", fl_cli_catalog, "list tables, show one, or export DDL for Athena/Trino/Spark/DuckDB"},
     {"query", fl_cli_query, "run a read-only SQL statement over the lake (locally or --url)"},

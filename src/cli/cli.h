@@ -13,6 +13,7 @@ int fl_cli_compact(int argc, char **argv);
 int fl_cli_query(int argc, char **argv);
 int fl_cli_catalog(int argc, char **argv);
 int fl_cli_summarize(int argc, char **argv);
+int fl_cli_erase(int argc, char **argv);
 int fl_cli_lifecycle(int argc, char **argv);
 
 /* The paths a lake job command (compact, summarize) works on, under its data directory. */

@@ -116,4 +116,45 @@ FL_MUST_USE int fl_summary_job_start(const fl_summary_job_deps *deps, fl_summary
  * Accepts NULL. */
 void fl_summary_job_stop(fl_summary_job *j);
 
+/* ---- right to erasure (erase.c; docs/lake.md "Erasure") ------------------------------------- */
+
+/* One lake file that holds the device: what erasure did (or, dry run, would do) to it. */
+typedef struct fl_erase_file {
+    const char *table_name; /* static string */
+    const char *path;       /* the original; borrowed for the callback */
+    const char *new_path;   /* its replacement, or NULL: every row was the device's (retired
+                             * with no replacement) */
+    int64_t rows, rows_removed;
+    int retired; /* a file already retired (compaction's grace): deleted, no catalog change */
+} fl_erase_file;
+typedef void (*fl_erase_file_fn)(void *ctx, const fl_erase_file *f);
+
+typedef struct fl_erase_options {
+    fl_objstore *store;     /* the lake; borrowed */
+    const char *meta_path;  /* meta.db; opened for the run */
+    fl_slice device_id;     /* borrowed */
+    const char *raw_codec;  /* codec of rewritten raw/rejected files ("gzip"); others SNAPPY */
+    int dry_run;            /* find and report only; change nothing */
+    fl_erase_file_fn on_file; /* may be NULL; called per file that holds the device */
+    void *on_file_ctx;
+} fl_erase_options;
+
+typedef struct fl_erase_stats {
+    uint64_t files_scanned, files_rewritten, files_removed, rows_removed;
+    uint64_t state_rows; /* device_state rows deleted (dry run: that would be) */
+} fl_erase_stats;
+
+/* Erase one device from the lake and the catalog: every live file of every lake table whose
+ * rows hold the device (device_id column; rejected_records: a JSON string equal to the id in
+ * raw, raw_text or error_message) is rewritten without them (or retired with no replacement
+ * when nothing is left), all swaps and the device_state delete in ONE catalog transaction,
+ * then the originals are deleted at once (no grace). Hold the compaction and summary locks
+ * and make sure serve is stopped (its processor would write the device's state back).
+ * Returns 0 or the first error; before the commit nothing is changed (outputs published so far
+ * are deleted again), after it only undeleted originals may remain (logged; retired rows). */
+FL_MUST_USE int fl_erase_device(const fl_erase_options *o, fl_erase_stats *stats);
+/* 1 if the bytes s hold the JSON string "id" (quote-delimited, the opening quote not
+ * escaped) — the rejected_records match. Pure, for tests. */
+int fl_erase_json_mentions(fl_slice s, fl_slice id);
+
 #endif
