@@ -224,6 +224,11 @@ typedef struct fl_catalog_ddl_options {
  * location. */
 FL_MUST_USE int fl_catalog_ddl(const fl_catalog_table *t, enum fl_catalog_dialect d,
                                const fl_catalog_ddl_options *o, fl_buf *out);
+/* fl_catalog_ddl with o->live_files filled from c's live files of t (DuckDB lists them instead
+ * of a glob). FL_ENOTFOUND when t has no live file. o->live_files is ignored. */
+FL_MUST_USE int fl_catalog_ddl_live(fl_catalog *c, const fl_catalog_table *t,
+                                    enum fl_catalog_dialect d, const fl_catalog_ddl_options *o,
+                                    fl_buf *out);
 
 /* JSON encodings shared by `fleetlake catalog --format json` and GET /v1/tables (tables_json.c).
  * list: {"tables":[{name, kind, prefix, partition_keys, files, rows, bytes, partitions,

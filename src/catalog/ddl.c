@@ -224,3 +224,46 @@ int fl_catalog_ddl(const fl_catalog_table *t, enum fl_catalog_dialect d,
     fl_buf_free(&root);
     return rc;
 }
+
+struct live_list {
+    char **paths;
+    size_t n, cap;
+};
+
+static int collect_live(void *arg, const fl_lake_file *f)
+{
+    struct live_list *l = arg;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 64;
+        char **p = fl_realloc(l->paths, cap * sizeof *p);
+        if (!p)
+            return FL_ENOMEM;
+        l->paths = p;
+        l->cap = cap;
+    }
+    if (!(l->paths[l->n] = fl_strdup(f->path)))
+        return FL_ENOMEM;
+    l->n++;
+    return 0;
+}
+
+int fl_catalog_ddl_live(fl_catalog *c, const fl_catalog_table *t, enum fl_catalog_dialect d,
+                        const fl_catalog_ddl_options *o, fl_buf *out)
+{
+    struct live_list live = {0};
+    fl_catalog_filter f = fl_catalog_filter_table(t->name);
+    f.state = FL_CATALOG_STATE_LIVE;
+    int rc = fl_catalog_files_query(c, &f, collect_live, &live);
+    if (!rc && live.n == 0)
+        rc = FL_ENOTFOUND;
+    if (!rc) {
+        fl_catalog_ddl_options with = *o;
+        with.live_files = (const char *const *)live.paths;
+        with.live_file_count = live.n;
+        rc = fl_catalog_ddl(t, d, &with, out);
+    }
+    for (size_t i = 0; i < live.n; i++)
+        fl_free(live.paths[i]);
+    fl_free(live.paths);
+    return rc;
+}

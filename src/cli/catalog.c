@@ -181,29 +181,6 @@ static int cmd_show(fl_catalog *c, const fl_catalog_table *t, const struct cli *
     return rc ? 1 : 0;
 }
 
-struct live_list {
-    char **paths;
-    size_t n, cap;
-};
-
-static int collect_live(void *arg, const fl_lake_file *f)
-{
-    struct live_list *l = arg;
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 64;
-        char **p = fl_realloc(l->paths, cap * sizeof *p);
-        if (!p)
-            return FL_ENOMEM;
-        l->paths = p;
-        l->cap = cap;
-    }
-    size_t len = strlen(f->path) + 1;
-    if (!(l->paths[l->n] = fl_malloc(len)))
-        return FL_ENOMEM;
-    memcpy(l->paths[l->n++], f->path, len);
-    return 0;
-}
-
 static int cmd_ddl(fl_catalog *c, const fl_catalog_table *t, const struct cli *o)
 {
     int d = fl_catalog_dialect_parse(o->dialect);
@@ -228,22 +205,10 @@ static int cmd_ddl(fl_catalog *c, const fl_catalog_table *t, const struct cli *o
         location = lake;
     }
     fl_catalog_ddl_options opt = {.location = location, .schema = o->schema};
-    struct live_list live = {0};
-    int rc = 0;
-    if (o->live_files && d == FL_DIALECT_DUCKDB) {
-        fl_catalog_filter f = fl_catalog_filter_table(t->name);
-        f.state = FL_CATALOG_STATE_LIVE;
-        rc = fl_catalog_files_query(c, &f, collect_live, &live);
-        opt.live_files = (const char *const *)live.paths;
-        opt.live_file_count = live.n;
-        if (!rc && live.n == 0)
-            rc = FL_ENOTFOUND;
-    }
     fl_buf b = {0};
-    rc = rc ? rc : fl_catalog_ddl(t, (enum fl_catalog_dialect)d, &opt, &b);
-    for (size_t i = 0; i < live.n; i++)
-        fl_free(live.paths[i]);
-    fl_free(live.paths);
+    enum fl_catalog_dialect dialect_id = (enum fl_catalog_dialect)d;
+    int rc = o->live_files && d == FL_DIALECT_DUCKDB ? fl_catalog_ddl_live(c, t, dialect_id, &opt, &b)
+                    : fl_catalog_ddl(t, dialect_id, &opt, &b);
     if (rc == FL_ENOTFOUND)
         fprintf(stderr, "fleetlake catalog ddl: %s has no live files to list\n", t->name);
     else if (rc == FL_EINVAL)

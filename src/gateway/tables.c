@@ -59,36 +59,6 @@ static int truthy(const char *v)
     return v && (strcmp(v, "1") == 0 || strcmp(v, "true") == 0 || strcmp(v, "yes") == 0);
 }
 
-struct live_list {
-    char **paths;
-    size_t n, cap;
-};
-
-static int collect_live(void *arg, const fl_lake_file *f)
-{
-    struct live_list *l = arg;
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 64;
-        char **p = fl_realloc(l->paths, cap * sizeof *p);
-        if (!p)
-            return FL_ENOMEM;
-        l->paths = p;
-        l->cap = cap;
-    }
-    size_t len = strlen(f->path) + 1;
-    if (!(l->paths[l->n] = fl_malloc(len)))
-        return FL_ENOMEM;
-    memcpy(l->paths[l->n++], f->path, len);
-    return 0;
-}
-
-static void live_free(struct live_list *l)
-{
-    for (size_t i = 0; i < l->n; i++)
-        fl_free(l->paths[i]);
-    fl_free(l->paths);
-}
-
 static void handle_ddl(fl_gateway *gw, fl_request *req, fl_catalog *c, const fl_catalog_table *t)
 {
     const char *dialect = arg(req, "dialect");
@@ -117,20 +87,10 @@ static void handle_ddl(fl_gateway *gw, fl_request *req, fl_catalog *c, const fl_
         location = lake;
     }
     fl_catalog_ddl_options o = {.location = location, .schema = arg(req, "schema")};
-    struct live_list live = {0};
-    int rc = 0;
-    if (d == FL_DIALECT_DUCKDB && truthy(arg(req, "live_files"))) {
-        fl_catalog_filter f = fl_catalog_filter_table(t->name);
-        f.state = FL_CATALOG_STATE_LIVE;
-        rc = fl_catalog_files_query(c, &f, collect_live, &live);
-        o.live_files = (const char *const *)live.paths;
-        o.live_file_count = live.n;
-        if (!rc && live.n == 0)
-            rc = FL_ENOTFOUND;
-    }
     fl_buf b = {0};
-    rc = rc ? rc : fl_catalog_ddl(t, (enum fl_catalog_dialect)d, &o, &b);
-    live_free(&live);
+    enum fl_catalog_dialect dialect_id = (enum fl_catalog_dialect)d;
+    int rc = d == FL_DIALECT_DUCKDB && truthy(arg(req, "live_files")) ? fl_catalog_ddl_live(c, t, dialect_id, &o, &b)
+                    : fl_catalog_ddl(t, dialect_id, &o, &b);
     if (rc == FL_EINVAL)
         fl_respond_error(req, 400, "bad_location",
                          "location must be a URI or path without quotes, backslashes or "
