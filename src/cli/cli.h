@@ -29,6 +29,12 @@ typedef struct fl_cli_lake_paths {
 int fl_cli_lake_paths_get(const char *cmd, const char *what, const char *data_dir,
                           const char *lock_name, fl_cli_lake_paths *out);
 
+/* Take a job lock (fl_compact_lock) for command cmd: try at once, and if another job holds it
+ * say so ("<holder> is running") and wait up to wait_s seconds. On failure prints why and
+ * returns a negative code; on success *fd is the lock (fl_compact_unlock). */
+FL_MUST_USE int fl_cli_job_lock(const char *cmd, const char *holder, const char *lock_path,
+                                int64_t wait_s, int *fd);
+
 /* Shared by commands: build a path under a data directory into buf. Returns 0 or
  * -ENAMETOOLONG. */
 FL_MUST_USE int fl_cli_path(char *buf, size_t n, const char *data_dir, const char *rel);

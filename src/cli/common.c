@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "lake/lake.h"
 
 int fl_cli_path(char *buf, size_t n, const char *data_dir, const char *rel)
 {
@@ -28,4 +29,19 @@ int fl_cli_lake_paths_get(const char *cmd, const char *what, const char *data_di
         return 0;
     }
     return -1;
+}
+
+int fl_cli_job_lock(const char *cmd, const char *holder, const char *lock_path, int64_t wait_s,
+                    int *fd)
+{
+    int rc = fl_compact_lock(lock_path, 0, fd);
+    if (rc == FL_EAGAIN && wait_s > 0) {
+        fprintf(stderr, "fleetlake %s: %s is running (%s held); waiting up to %lld s\n", cmd,
+                holder, lock_path, (long long)wait_s);
+        rc = fl_compact_lock(lock_path, wait_s * FL_US_PER_SEC, fd);
+    }
+    if (rc)
+        fprintf(stderr, "fleetlake %s: %s still holds %s: %s; try again later\n", cmd, holder,
+                lock_path, fl_strerror(rc));
+    return rc;
 }

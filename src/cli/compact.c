@@ -156,22 +156,12 @@ static void on_progress(void *ctx, const fl_compact_progress *p)
 static int run(struct cli *o, fl_compactor *comp, const char *lock_path)
 {
     int fd = -1;
-    int rc = fl_compact_lock(lock_path, 0, &fd);
-    if (rc == FL_EAGAIN && o->wait_s > 0) {
-        fprintf(stderr, "fleetlake compact: another compaction is running (%s held, e.g. by "
-                        "serve's pass); waiting up to %lld s\n",
-                lock_path, (long long)o->wait_s);
-        rc = fl_compact_lock(lock_path, o->wait_s * FL_US_PER_SEC, &fd);
-    }
-    if (rc) {
-        fprintf(stderr, "fleetlake compact: another compaction holds %s (serve's compaction "
-                        "pass or another fleetlake compact): %s; try again later\n",
-                lock_path, fl_strerror(rc));
+    if (fl_cli_job_lock("compact", "another compaction (serve's pass or fleetlake compact)",
+                        lock_path, o->wait_s, &fd))
         return 1;
-    }
     fl_compact_stats st = {0};
     int64_t t0 = fl_time_mono_us();
-    rc = fl_compactor_recover(comp, &st);
+    int rc = fl_compactor_recover(comp, &st);
     if (!rc)
         rc = fl_compactor_pass(comp, &st);
     fl_compact_unlock(fd);

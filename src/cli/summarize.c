@@ -104,20 +104,11 @@ static int parse_args(struct cli *o, int argc, char **argv)
 static int run(struct cli *o, fl_summarizer *s, const char *lock_path)
 {
     int fd = -1;
-    int rc = fl_compact_lock(lock_path, 0, &fd);
-    if (rc == FL_EAGAIN && o->wait_s > 0) {
-        fprintf(stderr, "fleetlake summarize: a summary pass is running (%s held); waiting up "
-                        "to %lld s\n", lock_path, (long long)o->wait_s);
-        rc = fl_compact_lock(lock_path, o->wait_s * FL_US_PER_SEC, &fd);
-    }
-    if (rc) {
-        fprintf(stderr, "fleetlake summarize: %s is held by another summarizer: %s; try again "
-                        "later\n", lock_path, fl_strerror(rc));
+    if (fl_cli_job_lock("summarize", "another summary pass", lock_path, o->wait_s, &fd))
         return 1;
-    }
     fl_summary_stats st = {0};
     int64_t t0 = fl_time_mono_us();
-    rc = fl_summarizer_range(s, o->from_us, o->to_us, o->dry_run, &st);
+    int rc = fl_summarizer_range(s, o->from_us, o->to_us, o->dry_run, &st);
     fl_compact_unlock(fd);
     printf("%s%" PRIu64 " hour%s summarised, %" PRIu64 " recomputed, %" PRIu64
            " already current, %" PRIu64 " failed; %" PRIu64 " rows -> %" PRIu64
