@@ -35,6 +35,10 @@ typedef struct fl_request {
     int status;         /* status sent, for metrics */
     int counted_inflight;
     char request_id[24];
+    /* Who is calling (filled by authentication, src/gateway/auth.c): the API key's id and
+     * role name, empty when auth is off or the route needs no key. Audited per request. */
+    char key_id[32];
+    char role[24];
 } fl_request;
 
 struct gateway_metrics {
