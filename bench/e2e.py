@@ -187,7 +187,9 @@ def accepted_ok(metrics_text):
     return total
 
 
-def bench_fleetlake(binary, seconds, connections, threads):
+def bench_fleetlake(binary, seconds, connections, threads, extra_sets=()):
+    """One serve + sim run; extra_sets are further `--set k=v` for serve (e.g. audit on/off,
+    bench/audit_overhead.py)."""
     tmp = tempfile.mkdtemp(prefix="fl-bench-")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -195,6 +197,8 @@ def bench_fleetlake(binary, seconds, connections, threads):
            f"127.0.0.1:{port}", "--set", "stream.durability=fsync"]
     if threads:
         cmd += ["--set", f"server.threads={threads}"]
+    for kv in extra_sets:
+        cmd += ["--set", kv]
     logpath = os.path.join(tmp, "serve.log")
     proc = None
     try:

@@ -2,7 +2,7 @@
 # bench/run.sh BUILD_DIR — fleetlake's benchmarks (`make bench`). Prints one table per
 # benchmark; copy the figures into docs/PERFORMANCE.md with the date and the command.
 #   FL_BENCH_SECONDS   duration of each end-to-end run (default 60)
-#   FL_BENCH_ONLY      run one benchmark: decode | e2e | parquet
+#   FL_BENCH_ONLY      run one benchmark: decode | e2e | parquet | audit
 set -euo pipefail
 build=${1:-build-release}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -19,6 +19,11 @@ if [ -z "$only" ] || [ "$only" = e2e ]; then
   echo
   echo "== end to end: fleetlake sim -> serve (fsync) vs InfluxDB 1.6, ${FL_BENCH_SECONDS}s each =="
   python3 "$here/e2e.py" "$build/fleetlake"
+fi
+if [ -z "$only" ] || [ "$only" = audit ]; then
+  echo
+  echo "== ingest with the audit trail on vs off (alternating runs) =="
+  FL_BENCH_SECONDS=${FL_BENCH_AUDIT_SECONDS:-20} python3 "$here/audit_overhead.py" "$build/fleetlake"
 fi
 if [ -z "$only" ] || [ "$only" = parquet ]; then
   echo

@@ -18,6 +18,7 @@ static const struct {
     {"erase", fl_cli_erase, "erase one device from the lake and its state (right to erasure)"},
     {"lifecycle", fl_cli_lifecycle, "plan hot/warm/cold tier moves by partition age (--dry-run)"},
     {"catalog", fl_cli_catalog, "list tables, show one, or export DDL for Athena/Trino/Spark/DuckDB"},
+    {"audit", fl_cli_audit, "verify the audit trail's hash chain and digests, or show entries"},
     {"query", fl_cli_query, "run a read-only SQL statement over the lake (locally or --url)"},
     {"sim", fl_sim_main, "fleet simulator and load generator"},
 };

@@ -15,6 +15,7 @@ int fl_cli_catalog(int argc, char **argv);
 int fl_cli_summarize(int argc, char **argv);
 int fl_cli_erase(int argc, char **argv);
 int fl_cli_lifecycle(int argc, char **argv);
+int fl_cli_audit(int argc, char **argv);
 
 /* The paths a lake job command (compact, summarize) works on, under its data directory. */
 typedef struct fl_cli_lake_paths {
@@ -34,6 +35,13 @@ int fl_cli_lake_paths_get(const char *cmd, const char *what, const char *data_di
  * returns a negative code; on success *fd is the lock (fl_compact_unlock). */
 FL_MUST_USE int fl_cli_job_lock(const char *cmd, const char *holder, const char *lock_path,
                                 int64_t wait_s, int *fd);
+
+/* Record an administrative action of this CLI run in data_dir's audit trail (src/audit):
+ * action (e.g. "erase"), resource (what it worked on), rc the action's outcome (0: ok, else
+ * error with its message as detail). cfg supplies audit.*; the entry is fsynced. Prints a
+ * warning naming the problem when the entry cannot be written and returns that code. */
+int fl_cli_audit_admin(const fl_config *cfg, const char *data_dir, const char *cmd,
+                       const char *action, const char *resource, int rc);
 
 /* Shared by commands: build a path under a data directory into buf. Returns 0 or
  * -ENAMETOOLONG. */

@@ -129,6 +129,8 @@ static int run(struct cli *o, const fl_cli_lake_paths *paths, const char *summar
     if (!rc)
         rc = fl_erase_device(&eo, &st);
     fl_objstore_destroy(store);
+    if (!o->dry_run) /* the audit trail records every erasure, failed or not */
+        (void)fl_cli_audit_admin(&o->cfg, o->data_dir, "erase", "erase", o->device, rc);
     fl_compact_unlock(sfd);
     fl_compact_unlock(cfd);
     if (rc) {

@@ -13,6 +13,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include "audit/audit.h"
 #include "cli/cli.h"
 #include "gateway/gateway.h"
 #include "jobs/jobs.h"
@@ -36,6 +37,7 @@ struct server {
     fl_stream *stream;
     fl_stream *dead_letters;
     fl_metrics *metrics;
+    fl_audit_log *audit; /* NULL when audit.enabled = off */
     fl_objstore *lake;
     fl_delivery *delivery;
     fl_processor *processor;
@@ -357,6 +359,26 @@ static int start_summary(struct server *srv)
     return rc;
 }
 
+/* The audit trail (src/audit): every API call through the gateway, plus this process's start
+ * and stop as admin entries. */
+static int open_audit(struct server *srv)
+{
+    if (!fl_audit_enabled(&srv->cfg)) {
+        FL_WARN(MODULE, "audit trail disabled (audit.enabled = off): API calls are not recorded");
+        return 0;
+    }
+    fl_audit_options o;
+    int rc = fl_audit_options_from_config(&srv->cfg, srv->cfg.data_dir, &o);
+    rc = rc ? rc : fl_audit_open(&o, &srv->audit);
+    rc = rc ? rc : fl_audit_metrics_register(srv->audit, srv->metrics);
+    if (rc)
+        return rc;
+    fl_audit_event ev = {.type = "admin", .role = "local", .action = "serve.start",
+                         .resource = srv->cfg.data_dir, .result = "ok", .client = "fleetlake",
+                         .detail = srv->cfg.listen};
+    return fl_audit_append(srv->audit, &ev);
+}
+
 static int start(struct server *srv)
 {
     int rc = fl_fs_mkdir_p(srv->cfg.data_dir, 0755);
@@ -372,12 +394,13 @@ static int start(struct server *srv)
         (rc = open_stream(&srv->cfg, "dead-letters", 1, srv->cfg.dead_letter_retention_age_s,
                           srv->cfg.dead_letter_retention_bytes, &srv->dead_letters)))
         return rc;
-    if ((rc = fl_metrics_create(&srv->metrics)) || (rc = start_delivery(srv)) ||
+    if ((rc = fl_metrics_create(&srv->metrics)) || (rc = open_audit(srv)) ||
+        (rc = start_delivery(srv)) ||
         (rc = start_processor(srv)) || (rc = start_compaction(srv)) ||
         (rc = start_summary(srv)))
         return rc;
     fl_gateway_deps deps = {&srv->cfg, srv->stream, srv->dead_letters, srv->metrics,
-                            srv->processor};
+                            srv->processor, srv->audit};
     if ((rc = fl_gateway_start(&deps, &srv->gateway)))
         return rc;
     if ((rc = pthread_create(&srv->maintenance, NULL, maintenance_main, srv)))
@@ -439,6 +462,17 @@ static int stop(struct server *srv)
         if (fl_delivery_stop(srv->delivery, srv->cfg.drain_timeout_s * FL_US_PER_SEC) == 0)
             FL_INFO(MODULE, "flushed raw delivery in %.1f ms",
                     (double)(fl_time_mono_us() - t0) / 1000.0);
+    }
+    if (srv->audit) {
+        fl_audit_event ev = {.type = "admin", .role = "local", .action = "serve.stop",
+                             .resource = srv->cfg.data_dir, .result = "ok", .client = "fleetlake"};
+        int arc = fl_audit_append(srv->audit, &ev);
+        if (!arc)
+            arc = fl_audit_close(srv->audit);
+        else
+            (void)fl_audit_close(srv->audit);
+        if (arc)
+            FL_ERROR(MODULE, "closing the audit log: %s", fl_strerror(arc));
     }
     fl_objstore_destroy(srv->lake);
     int r1 = fl_stream_close(srv->stream);

@@ -246,6 +246,38 @@ const fl_config_entry fl_config_table[] = {
      "Retry-After. A running statement holds an HTTP worker thread (server.threads, 16) for up "
      "to query.timeout_s, so 4 leaves most threads to ingest even under a flood of slow "
      "queries."},
+    {"audit.enabled", FL_CFG_ENUM, "on", 0, 0, "on|off", OFF(audit_enabled), SZ(audit_enabled),
+     "Whether every API call and administrative action is appended to the hash-chained audit "
+     "log in <data_dir>/audit/ (docs/security.md \"Audit trail\"). Off only for throwaway "
+     "demos: nothing else records who did what."},
+    {"audit.fsync", FL_CFG_ENUM, "interval", 0, 0, "entry|interval", OFF(audit_fsync),
+     SZ(audit_fsync),
+     "entry: every audit entry is fdatasynced before the request completes (an fsync per API "
+     "call). interval: entries are synced every audit.fsync_interval_ms, so a power failure "
+     "loses at most that much of the trail, and `audit verify` then reports the loss."},
+    {"audit.fsync_interval_ms", FL_CFG_INT, "1000", 10, 60000, NULL,
+     OFF(audit_fsync_interval_ms), 0,
+     "With audit.fsync = interval, how often the log is synced; also how soon after an hour "
+     "ends its signed digest is written. A second bounds the loss to about one second of "
+     "requests at the cost of one fdatasync a second."},
+    {"audit.hmac_key_file", FL_CFG_STRING, "", 0, 0, NULL, OFF(audit_hmac_key_file),
+     SZ(audit_hmac_key_file),
+     "File holding the key (64 hex digits) that signs hourly digests and HEAD. Empty: "
+     "<data_dir>/audit.key, created 0600 on first use. Keep it where whoever can edit the log "
+     "cannot read it, and keep a copy with your backups: `audit verify` needs it."},
+    {"audit.file_bytes", FL_CFG_BYTES, "64MiB", 64 * KiB, 4 * GiB, NULL, OFF(audit_file_bytes),
+     0,
+     "An audit file is closed and the next started past this size (and at each UTC day). "
+     "64 MiB is about 200,000 entries: small enough to copy or verify in a second, big "
+     "enough that a day of ingest needs few files."},
+    {"audit.retention_days", FL_CFG_INT, "400", 1, 36500, NULL, OFF(audit_retention_days), 0,
+     "Audit files older than this are deleted (each deletion is itself an audit entry). "
+     "400 days keeps a full year plus a month, the period most audit policies require."},
+    {"audit.retention_bytes", FL_CFG_BYTES, "10GiB", 1 * MiB, 1024 * TiB, NULL,
+     OFF(audit_retention_bytes), 0,
+     "The oldest audit files are also deleted while the log is larger than this (the current "
+     "file never): bounds the disk a flood of requests can take, at ~300 bytes an entry "
+     "about 35 million entries."},
     {"sim.demo_devices", FL_CFG_INT, "200", 1, 1000000, NULL, OFF(demo_devices), 0,
      "Trucks simulated by `serve --demo`."},
     {"sim.demo_rate", FL_CFG_INT, "200", 1, 10000000, NULL, OFF(demo_rate), 0,

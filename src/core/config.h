@@ -84,6 +84,14 @@ typedef struct fl_config {
     int64_t query_memory_bytes;
     int64_t query_max_sql_bytes;
     int64_t query_max_concurrent;
+    /* [audit] (the audit trail, src/audit) */
+    char audit_enabled[8];
+    char audit_fsync[16];
+    int64_t audit_fsync_interval_ms;
+    char audit_hmac_key_file[4096];
+    int64_t audit_file_bytes;
+    int64_t audit_retention_days;
+    int64_t audit_retention_bytes;
     /* [sim] (used by serve --demo) */
     int64_t demo_devices;
     int64_t demo_rate;

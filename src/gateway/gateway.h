@@ -10,6 +10,7 @@
 
 #include <stdint.h>
 
+#include "audit/audit.h"
 #include "core/core.h"
 #include "monitor/monitor.h"
 #include "process/process.h"
@@ -23,6 +24,7 @@ typedef struct fl_gateway_deps {
     fl_stream *dead_letters;  /* rejected records, one shard */
     fl_metrics *metrics;      /* the gateway registers its families here */
     fl_processor *processor;  /* device routes; may be NULL (they answer 503) */
+    fl_audit_log *audit;      /* one entry per request; NULL when audit.enabled = off */
 } fl_gateway_deps;
 
 /* Bind cfg->listen (port 0 picks a free port) and start serving. Until

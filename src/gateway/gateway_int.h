@@ -39,6 +39,12 @@ typedef struct fl_request {
      * role name, empty when auth is off or the route needs no key. Audited per request. */
     char key_id[32];
     char role[24];
+    /* For the audit trail (audit.c): the path as requested (truncated to fit), body bytes
+     * received and response body bytes queued. */
+    char path[256];
+    char method[16];
+    uint64_t bytes_in;
+    uint64_t bytes_out;
 } fl_request;
 
 struct gateway_metrics {
@@ -92,6 +98,9 @@ void fl_handle_device(fl_gateway *gw, fl_request *req); /* /v1/devices/{id}[/rea
 void fl_handle_query(fl_gateway *gw, fl_request *req);  /* POST /v1/query (query.c) */
 void fl_handle_tables(fl_gateway *gw, fl_request *req);
 void fl_handle_table(fl_gateway *gw, fl_request *req); /* /v1/tables/{name}[/ddl] */
+
+/* audit.c — append the completed request's audit entry (no-op without an audit log). */
+void fl_gateway_audit_request(fl_gateway *gw, fl_request *req);
 
 /* metrics registration for the gateway's own families (status.c) */
 FL_MUST_USE int fl_gateway_metrics_register(fl_gateway *gw);

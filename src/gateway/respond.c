@@ -9,6 +9,7 @@ static void queue(fl_request *req, int status, const char *content_type, fl_buf 
                   int retry_after_s)
 {
     struct MHD_Response *resp;
+    req->bytes_out = body->len;
     if (body->len) {
         /* Ownership of body->data passes to MHD, which frees it with free(): fl_malloc is
          * malloc underneath, so that pairing is valid. */

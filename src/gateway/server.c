@@ -20,6 +20,8 @@ static fl_request *request_new(fl_gateway *gw, struct MHD_Connection *conn, cons
         return NULL;
     req->conn = conn;
     req->start_mono_us = fl_time_mono_us();
+    snprintf(req->path, sizeof req->path, "%s", url);
+    snprintf(req->method, sizeof req->method, "%s", method);
     snprintf(req->request_id, sizeof req->request_id, "%lx",
              (unsigned long)atomic_fetch_add(&gw->next_request_id, 1));
     int path_known;
@@ -83,6 +85,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             return MHD_YES;
     }
     if (*upload_data_size) {
+        req->bytes_in += *upload_data_size;
         /* Body bytes after a response was queued (413, 404...) are discarded unread. */
         if (!req->responded && !req->body_too_large) {
             if (req->body.len + *upload_data_size > (size_t)gw->deps.cfg->max_body_bytes) {
@@ -124,6 +127,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     fl_counter_add(fl_counter_series(gw->m.requests, req->route_name, status), 1);
     if (req->route && req->route->handler == fl_handle_records)
         fl_histogram_observe(gw->m.ingest_latency, fl_time_mono_us() - req->start_mono_us);
+    fl_gateway_audit_request(gw, req);
     fl_buf_free(&req->body);
     if (req->counted_inflight)
         atomic_fetch_sub(&gw->inflight, 1);
