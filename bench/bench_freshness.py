@@ -84,7 +84,8 @@ def main():
     port = free_port()
     log = open(os.path.join(root, "serve.log"), "wb")
     srv = subprocess.Popen([binary, "serve", "--data", os.path.join(root, "data"), "--listen",
-                            f"127.0.0.1:{port}", "--shards", "4", "--set",
+                            f"127.0.0.1:{port}", "--shards", "4", "--set", "security.auth=off",
+                            "--set",
                             f"process.batch_interval_s={batch_s}"], stdout=log, stderr=log)
     base = f"http://127.0.0.1:{port}"
     try:

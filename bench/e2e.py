@@ -194,7 +194,7 @@ def bench_fleetlake(binary, seconds, connections, threads, extra_sets=()):
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     cmd = [binary, "serve", "--data", os.path.join(tmp, "data"), "--listen",
-           f"127.0.0.1:{port}", "--set", "stream.durability=fsync"]
+           f"127.0.0.1:{port}", "--set", "stream.durability=fsync", "--set", "security.auth=off"]
     if threads:
         cmd += ["--set", f"server.threads={threads}"]
     for kv in extra_sets:

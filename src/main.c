@@ -20,6 +20,7 @@ static const struct {
     {"catalog", fl_cli_catalog, "list tables, show one, or export DDL for Athena/Trino/Spark/DuckDB"},
     {"audit", fl_cli_audit, "verify the audit trail's hash chain and digests, or show entries"},
     {"query", fl_cli_query, "run a read-only SQL statement over the lake (locally or --url)"},
+    {"keys", fl_cli_keys, "create, list and revoke API keys (roles, fleets, devices)"},
     {"sim", fl_sim_main, "fleet simulator and load generator"},
 };
 

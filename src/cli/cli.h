@@ -16,6 +16,7 @@ int fl_cli_summarize(int argc, char **argv);
 int fl_cli_erase(int argc, char **argv);
 int fl_cli_lifecycle(int argc, char **argv);
 int fl_cli_audit(int argc, char **argv);
+int fl_cli_keys(int argc, char **argv);
 
 /* The paths a lake job command (compact, summarize) works on, under its data directory. */
 typedef struct fl_cli_lake_paths {

@@ -28,7 +28,8 @@ static void usage(FILE *out)
             "device_state and lake_files tables of meta.db (\"-\": read the SQL from stdin).\n"
             "See docs/sql.md.\n\n"
             "  --data DIR     data directory (default ./fleetlake-data)\n"
-            "  --url URL      send to a server instead (POST URL/v1/query)\n"
+            "  --url URL      send to a server instead (POST URL/v1/query; the API key is\n"
+            "                 read from the FLEETLAKE_KEY environment variable)\n"
             "  --format F     table (default), csv, json or ndjson\n"
             "  --explain      print the plan and the partitions/row groups read, not the rows\n"
             "  --config FILE  read [query] limits from this configuration (local only)\n"
@@ -170,6 +171,15 @@ static int run_remote(struct cli *o)
         return 1;
     }
     struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/json");
+    /* The API key comes from the environment, never the command line (visible in ps). */
+    const char *key = getenv("FLEETLAKE_KEY");
+    if (hdr && key && *key) {
+        char auth[256];
+        snprintf(auth, sizeof auth, "Authorization: Bearer %s", key);
+        struct curl_slist *h2 = curl_slist_append(hdr, auth);
+        if (h2)
+            hdr = h2;
+    }
     curl_easy_setopt(h.curl, CURLOPT_URL, url.data);
     curl_easy_setopt(h.curl, CURLOPT_POSTFIELDS, body.data);
     curl_easy_setopt(h.curl, CURLOPT_POSTFIELDSIZE, (long)body.len);

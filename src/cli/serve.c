@@ -20,6 +20,7 @@
 #include "lake/lake.h"
 #include "monitor/monitor.h"
 #include "process/process.h"
+#include "security/security.h"
 #include "sim/sim.h"
 #include "stream/stream.h"
 
@@ -44,6 +45,7 @@ struct server {
     fl_compaction *compaction;
     fl_summary_job *summary;
     fl_gateway *gateway;
+    fl_keystore *keystore;
     pthread_t maintenance;
     int maintenance_started;
     pthread_t demo;
@@ -68,6 +70,7 @@ static void usage(FILE *out)
             "  --demo                 also run the fleet simulator against this server\n"
             "  --print-config         print the effective configuration and exit\n"
             "  --print-sample-config  print the documented sample configuration and exit\n"
+            "  --print-policy         print every route with the roles that may call it\n"
             "  -h, --help             this help\n");
 }
 
@@ -80,7 +83,8 @@ static int parse_args(struct server *srv, int argc, char **argv)
         {"listen", required_argument, 0, 'l'}, {"shards", required_argument, 0, 's'},
         {"set", required_argument, 0, 'S'},    {"demo", no_argument, 0, 'D'},
         {"print-config", no_argument, 0, 'P'}, {"print-sample-config", no_argument, 0, 'E'},
-        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
+        {"print-policy", no_argument, 0, 'R'}, {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
     char err[512];
     const char *config_file = NULL;
     int print_config = 0, c;
@@ -95,6 +99,9 @@ static int parse_args(struct server *srv, int argc, char **argv)
             return 0;
         } else if (c == 'E') {
             fl_config_write_sample(stdout);
+            return 0;
+        } else if (c == 'R') {
+            fl_gateway_write_policy(stdout);
             return 0;
         } else if (c == '?') {
             usage(stderr);
@@ -256,6 +263,57 @@ static void *maintenance_main(void *arg)
     return NULL;
 }
 
+/* The API key store (meta.db) and the security settings' consistency. */
+static int open_security(struct server *srv)
+{
+    for (int64_t i = 0; i < srv->cfg.role_count; i++) {
+        fl_role r;
+        if (fl_role_parse(srv->cfg.roles[i].name, &r)) {
+            FL_ERROR(MODULE, "[role.%s]: no such role (device, developer, data_engineer, "
+                             "data_analyst, operator, admin)",
+                     srv->cfg.roles[i].name);
+            return FL_ECONFIG;
+        }
+    }
+    char path[4200];
+    int rc = fl_cli_path(path, sizeof path, srv->cfg.data_dir, "meta.db");
+    if (!rc && (rc = fl_keystore_open(path, srv->cfg.security_max_keys, &srv->keystore)))
+        FL_ERROR(MODULE, "cannot open the API key store in %s: %s", path, fl_strerror(rc));
+    if (rc)
+        return rc;
+    if (strcmp(srv->cfg.security_auth, "on") != 0)
+        FL_WARN(MODULE, "*** security.auth = off: NO AUTHENTICATION - anyone who can reach %s "
+                        "can read and write everything. For demos and local tests only. ***",
+                srv->cfg.listen);
+    return 0;
+}
+
+/* serve --demo with authentication on: fresh keys for the simulator (device) and for the
+ * person trying fleetlake (data_engineer, printed), revoking the previous run's demo keys. */
+static int demo_keys(struct server *srv, char *sim_token, char *user_token)
+{
+    static const char sim_name[] = "demo simulator (serve --demo)";
+    static const char user_name[] = "demo user (serve --demo)";
+    fl_key_info *keys = NULL;
+    size_t n = 0;
+    int rc = fl_keystore_list(srv->keystore, &keys, &n);
+    for (size_t i = 0; !rc && i < n; i++)
+        if (keys[i].revoked_at < 0 &&
+            (strcmp(keys[i].name, sim_name) == 0 || strcmp(keys[i].name, user_name) == 0))
+            rc = fl_keystore_revoke(srv->keystore, keys[i].id);
+    fl_free(keys);
+    fl_key_info spec = {.role = FL_ROLE_DEVICE, .max_class = FL_CLASS_PUBLIC, .expires_at = -1};
+    snprintf(spec.name, sizeof spec.name, "%s", sim_name);
+    rc = rc ? rc : fl_keystore_create(srv->keystore, &spec, sim_token, NULL);
+    spec.role = FL_ROLE_DATA_ENGINEER;
+    spec.max_class = FL_CLASS_CONFIDENTIAL;
+    snprintf(spec.name, sizeof spec.name, "%s", user_name);
+    rc = rc ? rc : fl_keystore_create(srv->keystore, &spec, user_token, NULL);
+    if (rc)
+        FL_ERROR(MODULE, "demo: cannot create demo API keys: %s", fl_strerror(rc));
+    return rc;
+}
+
 /* `serve --demo`: the fleet simulator posting to this server over HTTP like real devices. */
 static void *demo_main(void *arg)
 {
@@ -277,7 +335,18 @@ static int start_demo(struct server *srv)
     o->duration_us = INT64_C(100) * 365 * 86400 * FL_US_PER_SEC; /* until the server stops */
     o->quiet = 1;
     snprintf(o->url, sizeof o->url, "http://127.0.0.1:%u", fl_gateway_port(srv->gateway));
-    int rc = pthread_create(&srv->demo, NULL, demo_main, srv);
+    int rc;
+    if (strcmp(srv->cfg.security_auth, "on") == 0) {
+        char sim_token[FL_KEY_TOKEN_MAX], user_token[FL_KEY_TOKEN_MAX];
+        if ((rc = demo_keys(srv, sim_token, user_token)))
+            return rc;
+        snprintf(o->headers[o->header_count++], sizeof o->headers[0],
+                 "Authorization: Bearer %s", sim_token);
+        FL_INFO(MODULE, "demo: API key for you (role data_engineer): %s", user_token);
+        fprintf(stdout, "demo API key (data_engineer): %s\n", user_token);
+        fflush(stdout);
+    }
+    rc = pthread_create(&srv->demo, NULL, demo_main, srv);
     if (rc)
         return -rc;
     srv->demo_started = 1;
@@ -386,7 +455,7 @@ static int start(struct server *srv)
         FL_ERROR(MODULE, "cannot create data directory %s: %s", srv->cfg.data_dir, fl_strerror(rc));
         return rc;
     }
-    if ((rc = lock_data_dir(srv)) || (rc = open_meta(srv)))
+    if ((rc = lock_data_dir(srv)) || (rc = open_meta(srv)) || (rc = open_security(srv)))
         return rc;
     publish_catalog(srv);
     if ((rc = open_stream(&srv->cfg, "stream", (uint32_t)srv->cfg.shards, srv->cfg.retention_age_s,
@@ -400,7 +469,7 @@ static int start(struct server *srv)
         (rc = start_summary(srv)))
         return rc;
     fl_gateway_deps deps = {&srv->cfg, srv->stream, srv->dead_letters, srv->metrics,
-                            srv->processor, srv->audit};
+                            srv->processor, srv->audit, srv->keystore};
     if ((rc = fl_gateway_start(&deps, &srv->gateway)))
         return rc;
     if ((rc = pthread_create(&srv->maintenance, NULL, maintenance_main, srv)))
@@ -481,6 +550,7 @@ static int stop(struct server *srv)
     if (rc)
         FL_ERROR(MODULE, "final fsync failed: %s", fl_strerror(rc));
     fl_metrics_destroy(srv->metrics);
+    fl_keystore_close(srv->keystore);
     if (srv->meta)
         sqlite3_close(srv->meta);
     if (srv->lock_fd > 0)

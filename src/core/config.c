@@ -282,6 +282,17 @@ const fl_config_entry fl_config_table[] = {
      "Trucks simulated by `serve --demo`."},
     {"sim.demo_rate", FL_CFG_INT, "200", 1, 10000000, NULL, OFF(demo_rate), 0,
      "Records per second sent by `serve --demo`."},
+    {"security.auth", FL_CFG_ENUM, "on", 0, 0, "on|off", OFF(security_auth), SZ(security_auth),
+     "on: every route but /healthz needs an API key (Authorization: Bearer flk_...; create "
+     "one with `fleetlake keys create`). off: no authentication at all - for demos and local "
+     "tests only; serve logs a loud warning."},
+    {"security.metrics_public", FL_CFG_ENUM, "off", 0, 0, "on|off", OFF(security_metrics_public),
+     SZ(security_metrics_public),
+     "on: GET /metrics needs no key (for a Prometheus scraper on a trusted network); off: it "
+     "needs an operator, data_engineer or admin key."},
+    {"security.max_keys", FL_CFG_INT, "10000", 1, 1000000, NULL, OFF(security_max_keys), 0,
+     "API keys (revoked ones included) meta.db may hold; the gateway caches them all in memory "
+     "(~2.5 KiB each), so this bounds that cache."},
 };
 const size_t fl_config_table_len = sizeof fl_config_table / sizeof fl_config_table[0];
 
@@ -334,15 +345,12 @@ static int enum_allows(const char *choices, const char *v)
     return 0;
 }
 
-int fl_config_set_value(fl_config *cfg, const char *name, const char *value, char *err,
-                        size_t errlen)
+/* Parse value for entry e into the struct at base (fl_config or one instance struct); name
+ * is the full key for messages. */
+static int set_field(void *base, const fl_config_entry *e, const char *name, const char *value,
+                     char *err, size_t errlen)
 {
-    const fl_config_entry *e = find_entry(name);
-    if (!e) {
-        snprintf(err, errlen, "unknown config key '%s'", name);
-        return FL_ECONFIG;
-    }
-    char *field = (char *)cfg + e->offset;
+    char *field = (char *)base + e->offset;
     int64_t v = 0;
     switch (e->type) {
     case FL_CFG_STRING:
@@ -393,6 +401,132 @@ int fl_config_set_value(fl_config *cfg, const char *name, const char *value, cha
     }
     memcpy(field, &v, sizeof v);
     return 0;
+}
+
+/* ---- named instances: [prefix.NAME] sections --------------------------------------------- */
+
+#define IOFF(t, f) offsetof(t, f)
+#define ISZ(t, f) sizeof(((t *)0)->f)
+
+static const fl_config_entry fleet_entries[] = {
+    {"devices", FL_CFG_STRING, "", 0, 0, NULL, IOFF(fl_fleet_config, devices),
+     ISZ(fl_fleet_config, devices),
+     "Comma-separated glob patterns (*, ?, [..]) of the device ids in this fleet, e.g. "
+     "truck-*,van-0??. A device may belong to several fleets. API keys limited to fleets "
+     "(`keys create --fleet NAME`) see only their fleets' devices."},
+};
+
+static const fl_config_entry role_entries[] = {
+    {"query_timeout_s", FL_CFG_SECONDS, "0", 0, 86400, NULL,
+     IOFF(fl_role_config, query_timeout_s), 0,
+     "Time limit of one SQL statement for keys of this role; 0 = query.timeout_s."},
+    {"query_max_rows", FL_CFG_INT, "0", 0, 1000000000, NULL, IOFF(fl_role_config, query_max_rows),
+     0, "Result rows of one statement for this role; 0 = query.max_rows."},
+    {"query_memory_bytes", FL_CFG_BYTES, "0", 0, 64 * GiB, NULL,
+     IOFF(fl_role_config, query_memory_bytes), 0,
+     "SQLite memory of one statement for this role; 0 = query.memory_bytes."},
+};
+
+const fl_config_instance_type fl_config_instance_types[] = {
+    {"fleet", fleet_entries, sizeof fleet_entries / sizeof fleet_entries[0],
+     sizeof(fl_fleet_config), FL_CONFIG_MAX_FLEETS, OFF(fleets), OFF(fleet_count),
+     IOFF(fl_fleet_config, name), ISZ(fl_fleet_config, name),
+     "Fleets: which devices belong together, for API keys limited to fleets (docs/security.md).",
+     "[fleet.seoul]\ndevices = truck-*,van-*"},
+    {"role", role_entries, sizeof role_entries / sizeof role_entries[0], sizeof(fl_role_config),
+     FL_CONFIG_MAX_ROLES, OFF(roles), OFF(role_count), IOFF(fl_role_config, name),
+     ISZ(fl_role_config, name),
+     "Per-role SQL caps (the sandbox of POST /v1/query): NAME is a role (developer, "
+     "data_engineer, data_analyst, ...); 0 keeps the [query] value. A cap above [query]'s is "
+     "lowered to it.",
+     "[role.developer]\nquery_timeout_s = 10\nquery_max_rows = 10000\nquery_memory_bytes = 64MiB"},
+};
+const size_t fl_config_instance_type_count =
+    sizeof fl_config_instance_types / sizeof fl_config_instance_types[0];
+
+static int valid_instance_name(const char *s, size_t n)
+{
+    if (n == 0)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+              (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '-'))
+            return 0;
+    return 1;
+}
+
+/* "prefix.NAME.key": find or add instance NAME and set key. FL_ENOTFOUND when name has no
+ * instance prefix (the caller reports an unknown key). */
+static int set_instance_value(fl_config *cfg, const char *name, const char *value, char *err,
+                              size_t errlen)
+{
+    const char *dot1 = strchr(name, '.');
+    const char *dot2 = strrchr(name, '.');
+    if (!dot1 || dot1 == dot2)
+        return FL_ENOTFOUND;
+    for (size_t t = 0; t < fl_config_instance_type_count; t++) {
+        const fl_config_instance_type *it = &fl_config_instance_types[t];
+        size_t plen = strlen(it->prefix);
+        if ((size_t)(dot1 - name) != plen || strncmp(name, it->prefix, plen) != 0)
+            continue;
+        const char *iname = dot1 + 1;
+        size_t nlen = (size_t)(dot2 - iname);
+        if (!valid_instance_name(iname, nlen) || nlen >= it->name_size) {
+            snprintf(err, errlen, "%s: instance name '%.*s' must be 1-%zu of [A-Za-z0-9_-]", name,
+                     (int)nlen, iname, it->name_size - 1);
+            return FL_ECONFIG;
+        }
+        const fl_config_entry *e = NULL;
+        for (size_t i = 0; i < it->entry_count; i++)
+            if (strcmp(it->entries[i].name, dot2 + 1) == 0)
+                e = &it->entries[i];
+        if (!e) {
+            snprintf(err, errlen, "unknown config key '%s' ([%s.NAME] has no key '%s')", name,
+                     it->prefix, dot2 + 1);
+            return FL_ECONFIG;
+        }
+        char *array = (char *)cfg + it->array_offset;
+        int64_t *count = (int64_t *)((char *)cfg + it->count_offset);
+        char *inst = NULL;
+        for (int64_t i = 0; i < *count; i++) {
+            char *cand = array + (size_t)i * it->instance_size;
+            const char *cname = cand + it->name_offset;
+            if (strlen(cname) == nlen && strncmp(cname, iname, nlen) == 0)
+                inst = cand;
+        }
+        if (!inst) {
+            if (*count >= (int64_t)it->max_instances) {
+                snprintf(err, errlen, "%s: more than %zu [%s.NAME] sections", name,
+                         it->max_instances, it->prefix);
+                return FL_ECONFIG;
+            }
+            inst = array + (size_t)*count * it->instance_size;
+            memset(inst, 0, it->instance_size);
+            char errd[8];
+            for (size_t i = 0; i < it->entry_count; i++) /* defaults cannot fail */
+                (void)set_field(inst, &it->entries[i], it->entries[i].name,
+                                it->entries[i].default_value, errd, sizeof errd);
+            memcpy(inst + it->name_offset, iname, nlen);
+            inst[it->name_offset + nlen] = 0;
+            (*count)++;
+        }
+        return set_field(inst, e, name, value, err, errlen);
+    }
+    return FL_ENOTFOUND;
+}
+
+int fl_config_set_value(fl_config *cfg, const char *name, const char *value, char *err,
+                        size_t errlen)
+{
+    const fl_config_entry *e = find_entry(name);
+    if (e)
+        return set_field(cfg, e, name, value, err, errlen);
+    int rc = set_instance_value(cfg, name, value, err, errlen);
+    if (rc == FL_ENOTFOUND) {
+        snprintf(err, errlen, "unknown config key '%s'", name);
+        return FL_ECONFIG;
+    }
+    return rc;
 }
 
 void fl_config_defaults(fl_config *cfg)
@@ -469,9 +603,9 @@ int fl_config_set(fl_config *cfg, const char *assignment, char *err, size_t errl
     return fl_config_set_value(cfg, name, eq + 1, err, errlen);
 }
 
-static void format_value(const fl_config *cfg, const fl_config_entry *e, char *buf, size_t n)
+static void format_value(const void *base, const fl_config_entry *e, char *buf, size_t n)
 {
-    const char *field = (const char *)cfg + e->offset;
+    const char *field = (const char *)base + e->offset;
     if (e->type == FL_CFG_STRING || e->type == FL_CFG_ENUM) {
         snprintf(buf, n, "%s", field);
     } else {
@@ -487,6 +621,20 @@ void fl_config_dump(const fl_config *cfg, FILE *out)
     for (size_t i = 0; i < fl_config_table_len; i++) {
         format_value(cfg, &fl_config_table[i], v, sizeof v);
         fprintf(out, "%s = %s\n", fl_config_table[i].name, v);
+    }
+    for (size_t t = 0; t < fl_config_instance_type_count; t++) {
+        const fl_config_instance_type *it = &fl_config_instance_types[t];
+        const char *array = (const char *)cfg + it->array_offset;
+        int64_t count;
+        memcpy(&count, (const char *)cfg + it->count_offset, sizeof count);
+        for (int64_t i = 0; i < count; i++) {
+            const char *inst = array + (size_t)i * it->instance_size;
+            for (size_t k = 0; k < it->entry_count; k++) {
+                format_value(inst, &it->entries[k], v, sizeof v);
+                fprintf(out, "%s.%s.%s = %s\n", it->prefix, inst + it->name_offset,
+                        it->entries[k].name, v);
+            }
+        }
     }
 }
 
@@ -533,5 +681,26 @@ void fl_config_write_sample(FILE *out)
         if (e->type == FL_CFG_ENUM)
             fprintf(out, "; one of: %s\n", e->choices);
         fprintf(out, "%s = %s\n", dot + 1, e->default_value);
+    }
+    for (size_t t = 0; t < fl_config_instance_type_count; t++) {
+        const fl_config_instance_type *it = &fl_config_instance_types[t];
+        char line[1200];
+        fprintf(out, "\n");
+        snprintf(line, sizeof line, "[%s.NAME] sections (up to %zu): %s", it->prefix,
+                 it->max_instances, it->description);
+        write_comment(out, line);
+        for (size_t k = 0; k < it->entry_count; k++) {
+            const fl_config_entry *e = &it->entries[k];
+            snprintf(line, sizeof line, "  %s (default %s): %s", e->name,
+                     e->default_value[0] ? e->default_value : "empty", e->description);
+            write_comment(out, line);
+        }
+        fprintf(out, "; example:\n");
+        for (const char *p = it->example; *p;) {
+            const char *nl = strchr(p, '\n');
+            size_t len = nl ? (size_t)(nl - p) : strlen(p);
+            fprintf(out, ";%.*s\n", (int)len, p);
+            p += len + (nl ? 1 : 0);
+        }
     }
 }

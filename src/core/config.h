@@ -15,6 +15,23 @@
 
 enum fl_durability { FL_DURABILITY_FSYNC = 0, FL_DURABILITY_OS = 1 };
 
+#define FL_CONFIG_MAX_FLEETS 64
+#define FL_CONFIG_MAX_ROLES 8
+
+/* [fleet.NAME]: the devices of one fleet (glob patterns). */
+typedef struct fl_fleet_config {
+    char name[64];
+    char devices[1024];
+} fl_fleet_config;
+
+/* [role.NAME]: per-role SQL caps (0 = the [query] value). */
+typedef struct fl_role_config {
+    char name[32];
+    int64_t query_timeout_s;
+    int64_t query_max_rows;
+    int64_t query_memory_bytes;
+} fl_role_config;
+
 typedef struct fl_config {
     /* [server] */
     char listen[256];
@@ -95,6 +112,15 @@ typedef struct fl_config {
     /* [sim] (used by serve --demo) */
     int64_t demo_devices;
     int64_t demo_rate;
+    /* [security] (src/security, src/gateway/auth.c) */
+    char security_auth[8];
+    char security_metrics_public[8];
+    int64_t security_max_keys;
+    /* named instances ([fleet.NAME], [role.NAME]) in definition order */
+    fl_fleet_config fleets[FL_CONFIG_MAX_FLEETS];
+    int64_t fleet_count;
+    fl_role_config roles[FL_CONFIG_MAX_ROLES];
+    int64_t role_count;
 } fl_config;
 
 enum fl_config_type { FL_CFG_STRING, FL_CFG_INT, FL_CFG_BYTES, FL_CFG_SECONDS, FL_CFG_ENUM };
@@ -112,6 +138,24 @@ typedef struct fl_config_entry {
 
 extern const fl_config_entry fl_config_table[];
 extern const size_t fl_config_table_len;
+
+/* A kind of named instance section, [prefix.NAME] (DESIGN.md §6): its keys (entries' names
+ * are bare keys, offsets into the instance struct) and where the instances live in
+ * fl_config (an array of max_instances structs of instance_size bytes and an int64 count).
+ * `--set prefix.NAME.key=value` sets one key of one instance, creating it. */
+typedef struct fl_config_instance_type {
+    const char *prefix;
+    const fl_config_entry *entries;
+    size_t entry_count;
+    size_t instance_size;
+    size_t max_instances;
+    size_t array_offset, count_offset;
+    size_t name_offset, name_size;
+    const char *description;
+    const char *example; /* sample lines, '\n'-separated */
+} fl_config_instance_type;
+extern const fl_config_instance_type fl_config_instance_types[];
+extern const size_t fl_config_instance_type_count;
 
 /* Fill cfg with every default. */
 void fl_config_defaults(fl_config *cfg);

@@ -52,7 +52,9 @@ static int json_time(fl_buf *b, const char *name, int64_t us)
     return fl_buf_printf(b, "\"%s\":\"%s\"", name, t);
 }
 
-static int json_reading(fl_buf *b, const fl_lake_processed_row *r)
+/* show_location: the caller's classification reaches confidential (latitude/longitude are
+ * personal data; below it the members are left out, not nulled). */
+static int json_reading(fl_buf *b, const fl_lake_processed_row *r, int show_location)
 {
     uint32_t p = r->present;
     int rc = fl_buf_append_cstr(b, "{");
@@ -64,10 +66,12 @@ static int json_reading(fl_buf *b, const fl_lake_processed_row *r)
     rc = rc ? rc : fl_buf_append_cstr(b, ",");
     rc = rc ? rc : json_double(b, "pressure", p & FL_REC_PRESSURE, r->pressure);
     rc = rc ? rc : fl_buf_append_cstr(b, ",");
-    rc = rc ? rc : json_double(b, "latitude", p & FL_REC_LOCATION, r->latitude);
-    rc = rc ? rc : fl_buf_append_cstr(b, ",");
-    rc = rc ? rc : json_double(b, "longitude", p & FL_REC_LOCATION, r->longitude);
-    rc = rc ? rc : fl_buf_append_cstr(b, ",");
+    if (show_location) {
+        rc = rc ? rc : json_double(b, "latitude", p & FL_REC_LOCATION, r->latitude);
+        rc = rc ? rc : fl_buf_append_cstr(b, ",");
+        rc = rc ? rc : json_double(b, "longitude", p & FL_REC_LOCATION, r->longitude);
+        rc = rc ? rc : fl_buf_append_cstr(b, ",");
+    }
     rc = rc ? rc
             : json_double(b, "temperature_fahrenheit", p & FL_REC_TEMPERATURE,
                           r->temperature_fahrenheit);
@@ -83,7 +87,7 @@ static int json_reading(fl_buf *b, const fl_lake_processed_row *r)
     return rc;
 }
 
-static int json_device(fl_buf *b, const fl_device_info *d)
+static int json_device(fl_buf *b, const fl_device_info *d, int show_location)
 {
     int rc = fl_buf_append_cstr(b, "{\"device_id\":\"");
     rc = rc ? rc : fl_buf_append_json_string(b, d->device_id, strlen(d->device_id));
@@ -96,7 +100,7 @@ static int json_device(fl_buf *b, const fl_device_info *d)
                                ",\"latest\":",
                             d->record_count, d->anomaly_count);
     rc = rc ? rc
-            : d->latest.timestamp_us || d->record_count ? json_reading(b, &d->latest)
+            : d->latest.timestamp_us || d->record_count ? json_reading(b, &d->latest, show_location)
                                                          : fl_buf_append_cstr(b, "null");
     rc = rc ? rc : fl_buf_append_cstr(b, ",\"last_anomaly\":");
     if (!rc && d->has_anomaly) {
@@ -140,6 +144,17 @@ static int cursor_decode(const char *s, char *out, size_t n)
     return 0;
 }
 
+static int show_location(const fl_request *req)
+{
+    return fl_column_class("device_state", "latitude") <= req->access.max_class;
+}
+
+/* A device the key may not see is answered like one that does not exist. */
+static int device_hidden(const fl_request *req, fl_slice id)
+{
+    return !fl_access_device_allowed(&req->access, id.ptr, id.len);
+}
+
 static int unavailable(fl_gateway *gw, fl_request *req)
 {
     if (gw->deps.processor)
@@ -173,12 +188,30 @@ void fl_handle_devices(fl_gateway *gw, fl_request *req)
     size_t n = 0;
     int more = 0;
     fl_buf b = {0};
-    int rc = v ? fl_processor_devices_list(gw->deps.processor, status, after, fl_time_now_us(), v,
-                                           (size_t)limit, &n, &more)
-               : FL_ENOMEM;
+    int rc = v ? 0 : FL_ENOMEM;
+    /* Fill the page with devices the key may see: pages of the processor's list, filtered,
+     * until the page is full or the list ends (bounded by the number of devices). */
+    while (!rc && n < (size_t)limit) {
+        size_t got = 0;
+        rc = fl_processor_devices_list(gw->deps.processor, status, after, fl_time_now_us(),
+                                       v + n, (size_t)limit - n, &got, &more);
+        size_t base = n;
+        for (size_t i = 0; !rc && i < got; i++) {
+            const char *id = v[base + i].device_id;
+            snprintf(after, sizeof after, "%s", id);
+            if (fl_access_device_allowed(&req->access, id, strlen(id))) {
+                if (n != base + i)
+                    v[n] = v[base + i];
+                n++;
+            }
+        }
+        if (!more || got == 0)
+            break;
+    }
     rc = rc ? rc : fl_buf_append_cstr(&b, "{\"devices\":[");
     for (size_t i = 0; !rc && i < n; i++)
-        rc = (i ? fl_buf_append_cstr(&b, ",") : 0) ? FL_ENOMEM : json_device(&b, &v[i]);
+        rc = (i ? fl_buf_append_cstr(&b, ",") : 0) ? FL_ENOMEM
+                                                   : json_device(&b, &v[i], show_location(req));
     if (!rc && more && n) {
         char next[2 * FL_DEVICE_ID_BYTES_MAX + 1];
         cursor_encode(v[n - 1].device_id, next);
@@ -225,7 +258,8 @@ static void handle_readings(fl_gateway *gw, fl_request *req, fl_slice id)
         return;
     }
     fl_device_info info;
-    if (fl_processor_device_get(gw->deps.processor, id, fl_time_now_us(), &info)) {
+    if (device_hidden(req, id) ||
+        fl_processor_device_get(gw->deps.processor, id, fl_time_now_us(), &info)) {
         fl_respond_error(req, 404, "not_found", "no device %.*s", (int)id.len, id.ptr);
         return;
     }
@@ -240,7 +274,8 @@ static void handle_readings(fl_gateway *gw, fl_request *req, fl_slice id)
     rc = rc ? rc : fl_buf_append_json_string(&b, id.ptr, id.len);
     rc = rc ? rc : fl_buf_append_cstr(&b, "\",\"readings\":[");
     for (size_t i = 0; !rc && i < n; i++)
-        rc = (i ? fl_buf_append_cstr(&b, ",") : 0) ? FL_ENOMEM : json_reading(&b, &v[i]);
+        rc = (i ? fl_buf_append_cstr(&b, ",") : 0) ? FL_ENOMEM
+                                                   : json_reading(&b, &v[i], show_location(req));
     rc = rc ? rc : fl_buf_printf(&b, "],\"truncated\":%s}\n", more ? "true" : "false");
     fl_free(v);
     if (rc) {
@@ -268,12 +303,13 @@ void fl_handle_device(fl_gateway *gw, fl_request *req)
         return;
     }
     fl_device_info info;
-    if (fl_processor_device_get(gw->deps.processor, id, fl_time_now_us(), &info)) {
+    if (device_hidden(req, id) ||
+        fl_processor_device_get(gw->deps.processor, id, fl_time_now_us(), &info)) {
         fl_respond_error(req, 404, "not_found", "no device %.*s", (int)id.len, id.ptr);
         return;
     }
     fl_buf b = {0};
-    int rc = json_device(&b, &info);
+    int rc = json_device(&b, &info, show_location(req));
     rc = rc ? rc : fl_buf_append_cstr(&b, "\n");
     if (rc) {
         fl_buf_free(&b);

@@ -9,11 +9,13 @@
 #define FL_GATEWAY_GATEWAY_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #include "audit/audit.h"
 #include "core/core.h"
 #include "monitor/monitor.h"
 #include "process/process.h"
+#include "security/security.h"
 #include "stream/stream.h"
 
 typedef struct fl_gateway fl_gateway;
@@ -25,6 +27,7 @@ typedef struct fl_gateway_deps {
     fl_metrics *metrics;      /* the gateway registers its families here */
     fl_processor *processor;  /* device routes; may be NULL (they answer 503) */
     fl_audit_log *audit;      /* one entry per request; NULL when audit.enabled = off */
+    fl_keystore *keystore;    /* API keys; NULL only with security.auth = off */
 } fl_gateway_deps;
 
 /* Bind cfg->listen (port 0 picks a free port) and start serving. Until
@@ -36,6 +39,9 @@ void fl_gateway_set_ready(fl_gateway *gw, int ready);
 /* Stop accepting connections; requests arriving on open connections get 503 shutting_down.
  * Then wait up to timeout_us for in-flight requests to finish. Returns 0 or FL_ETIMEOUT. */
 FL_MUST_USE int fl_gateway_drain(fl_gateway *gw, int64_t timeout_us);
+/* Write the route table joined with the access policy, one JSON object per line:
+ * {"method":..,"route":..,"public":bool,"roles":[..] | null (no policy entry)}. */
+void fl_gateway_write_policy(FILE *out);
 /* Stop the threads and free everything. Accepts NULL. */
 void fl_gateway_stop(fl_gateway *gw);
 

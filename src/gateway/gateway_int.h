@@ -8,6 +8,7 @@
 
 #include "gateway/gateway.h"
 #include "ingest/ingest.h"
+#include "security/security.h"
 
 struct fl_request;
 typedef void (*fl_route_handler)(fl_gateway *gw, struct fl_request *req);
@@ -45,6 +46,8 @@ typedef struct fl_request {
     char method[16];
     uint64_t bytes_in;
     uint64_t bytes_out;
+    fl_access access;     /* what the caller may see (full when auth is off) */
+    int www_authenticate; /* a 401: add WWW-Authenticate: Bearer */
 } fl_request;
 
 struct gateway_metrics {
@@ -53,6 +56,7 @@ struct gateway_metrics {
     fl_counter *bytes_in;
     fl_counter *dead_letter_failures;
     fl_histogram *ingest_latency;
+    fl_counter_family *auth_failures; /* reason */
 };
 
 struct fl_gateway {
@@ -101,6 +105,18 @@ void fl_handle_table(fl_gateway *gw, fl_request *req); /* /v1/tables/{name}[/ddl
 
 /* audit.c — append the completed request's audit entry (no-op without an audit log). */
 void fl_gateway_audit_request(fl_gateway *gw, fl_request *req);
+/* auth.c: fl_gateway_authorize runs once the route is known, before the body is read; it
+ * fills req->key_id/role/access, or responds 401/403/503 and returns 1. */
+FL_MUST_USE int fl_gateway_auth_init(fl_gateway *gw);
+int fl_gateway_auth_enabled(const fl_gateway *gw);
+int fl_gateway_authorize(fl_gateway *gw, fl_request *req, const char *method);
+/* Check a key spec's fleets against the configuration (err names the problem). */
+int fl_key_spec_check(const fl_config *cfg, const fl_key_info *spec, char *err, size_t errlen);
+void fl_handle_keys_list(fl_gateway *gw, fl_request *req);
+void fl_handle_keys_create(fl_gateway *gw, fl_request *req);
+void fl_handle_keys_revoke(fl_gateway *gw, fl_request *req); /* /v1/keys/{id}/revoke */
+void fl_handle_whoami(fl_gateway *gw, fl_request *req);
+void fl_handle_config(fl_gateway *gw, fl_request *req);
 
 /* metrics registration for the gateway's own families (status.c) */
 FL_MUST_USE int fl_gateway_metrics_register(fl_gateway *gw);

@@ -31,6 +31,8 @@ static int status_for(const char *code)
         return 408;
     if (strcmp(code, "unavailable") == 0 || strcmp(code, "out_of_memory") == 0)
         return 503;
+    if (strcmp(code, "forbidden") == 0) /* the key's attributes (fl_query_session_restrict) */
+        return 403;
     return 400; /* sql_error, not_allowed, too_many_rows, bad_request */
 }
 
@@ -143,7 +145,11 @@ void fl_handle_query(fl_gateway *gw, fl_request *req)
                                "query.max_concurrent statements are running; retry shortly");
         return;
     }
-    fl_query_limits lim = fl_query_limits_from_config(gw->deps.cfg);
+    /* A key's statements run in its role's sandbox ([role.NAME] caps) and see only what its
+     * attributes allow (fl_query_session_restrict); with auth off, everything. */
+    int keyed = req->key_id[0] != 0;
+    fl_query_limits lim = keyed ? fl_query_limits_for_role(gw->deps.cfg, req->access.role)
+                                : fl_query_limits_from_config(gw->deps.cfg);
     fl_query_error err = {0};
     struct query_response *q = fl_calloc(1, sizeof *q);
     int rc = q ? 0 : FL_ENOMEM;
@@ -152,6 +158,8 @@ void fl_handle_query(fl_gateway *gw, fl_request *req)
     else
         atomic_fetch_sub(&gw->queries_running, 1);
     rc = rc ? rc : fl_query_session_open(gw->deps.cfg->data_dir, &lim, &q->session, &err);
+    if (!rc && keyed)
+        rc = fl_query_session_restrict(q->session, &req->access, &err);
     rc = rc ? rc : fl_query_cursor_open(q->session, sql, enc, explain, &q->cursor, &err);
     json_decref(root);
     if (rc) {

@@ -149,7 +149,18 @@ static void fix_payloads(fl_buf *entries, const fl_buf *batch)
 
 /* Decode every item into a stream entry or a rejection. Returns 0, or FL_ENOMEM when the
  * per-item results could not be recorded (the request is then refused as a whole). */
-static int decode_items(fl_gateway *gw, size_t count, int64_t now_us)
+/* Per-record outcomes that are not validation errors (codes <= 0 in item_result). */
+#define CODE_INTERNAL (-1)  /* out of memory */
+#define CODE_FORBIDDEN (-2) /* the key may not write this device (not dead-lettered) */
+
+static const char *result_code_name(int32_t code)
+{
+    return code > 0 ? fl_record_error_name(code)
+           : code == CODE_FORBIDDEN ? "forbidden_device"
+                                    : "internal";
+}
+
+static int decode_items(fl_gateway *gw, const fl_request *req, size_t count, int64_t now_us)
 {
     uint32_t shards = fl_stream_shard_count(gw->deps.stream);
     for (size_t i = 0; i < count; i++) {
@@ -162,6 +173,13 @@ static int decode_items(fl_gateway *gw, size_t count, int64_t now_us)
                                            &tls.decode, &err);
         else
             snprintf(err.message, sizeof err.message, "record is not valid JSON");
+        if (r.code == 0 &&
+            !fl_access_device_allowed(&req->access, rec.device_id.ptr, rec.device_id.len)) {
+            r.code = CODE_FORBIDDEN;
+            snprintf(err.message, sizeof err.message,
+                     "this API key may not write device '%.*s' (its devices or fleets)",
+                     (int)(rec.device_id.len > 128 ? 128 : rec.device_id.len), rec.device_id.ptr);
+        }
         if (r.code == 0) {
             size_t off = tls.batch.len;
             fl_stream_entry e = {0};
@@ -175,7 +193,7 @@ static int decode_items(fl_gateway *gw, size_t count, int64_t now_us)
                     r.entry = -1;
             }
             if (r.entry < 0) {
-                r.code = -1; /* out of memory */
+                r.code = CODE_INTERNAL;
                 snprintf(err.message, sizeof err.message, "server out of memory");
             }
         }
@@ -218,6 +236,8 @@ static void count_records(fl_gateway *gw, size_t count, size_t accepted)
         else if (res[i].code > 0)
             fl_counter_add(
                 fl_counter_series(gw->m.records, "rejected", fl_record_error_name(res[i].code)), 1);
+        else if (res[i].code == CODE_FORBIDDEN)
+            fl_counter_add(fl_counter_series(gw->m.records, "rejected", "forbidden_device"), 1);
         else
             fl_counter_add(fl_counter_series(gw->m.records, "failed", "internal"), 1);
     }
@@ -275,7 +295,7 @@ static int write_response(fl_buf *out, size_t count, size_t accepted, char shard
             }
             continue;
         }
-        const char *code = res[i].code > 0 ? fl_record_error_name(res[i].code) : "internal";
+        const char *code = result_code_name(res[i].code);
         rc = fl_buf_printf(out, "%s{\"error\":{\"code\":\"%s\",\"message\":\"", sep, code);
         rc = rc ? rc
                 : fl_buf_append_json_string(out, tls.messages.data + res[i].msg_off,
@@ -339,6 +359,14 @@ static void split_failed(fl_gateway *gw, fl_request *req, int berr, fl_slice bod
     }
 }
 
+static int all_forbidden(size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        if (RESULTS(&tls)[i].code != CODE_FORBIDDEN)
+            return 0;
+    return count > 0;
+}
+
 static void process(fl_gateway *gw, fl_request *req, enum fl_body_format fmt)
 {
     fl_slice body;
@@ -354,7 +382,7 @@ static void process(fl_gateway *gw, fl_request *req, enum fl_body_format fmt)
         split_failed(gw, req, berr, body, now);
         return;
     }
-    if (decode_items(gw, count, now)) {
+    if (decode_items(gw, req, count, now)) {
         fl_respond_error_retry(req, 503, 1, "overloaded", "out of memory decoding the request");
         return;
     }
@@ -385,6 +413,8 @@ static void process(fl_gateway *gw, fl_request *req, enum fl_body_format fmt)
         fl_respond_json(req, 200, &out);
     else if (n > 0) /* records were valid but the stream refused them */
         fl_respond_json_retry(req, 503, 1, &out);
+    else if (all_forbidden(count))
+        fl_respond_json(req, 403, &out);
     else
         fl_respond_json(req, 400, &out);
 }

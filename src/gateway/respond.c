@@ -29,6 +29,9 @@ static void queue(fl_request *req, int status, const char *content_type, fl_buf 
         snprintf(v, sizeof v, "%d", retry_after_s);
         MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, v);
     }
+    if (status == 401 && req->www_authenticate)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                                "Bearer realm=\"fleetlake\"");
     if (status == 405 && req->route == NULL)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "GET, POST");
     if (MHD_queue_response(req->conn, (unsigned)status, resp) == MHD_YES) {

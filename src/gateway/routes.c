@@ -15,6 +15,11 @@ const fl_route fl_gateway_routes[] = {
     {"GET", "/metrics", "/metrics", fl_handle_metrics, 0, 0},
     {"GET", "/healthz", "/healthz", fl_handle_healthz, 0, 0},
     {"GET", "/readyz", "/readyz", fl_handle_readyz, 0, 0},
+    {"GET", "/v1/whoami", "/v1/whoami", fl_handle_whoami, 0, 0},
+    {"GET", "/v1/keys", "/v1/keys", fl_handle_keys_list, 0, 0},
+    {"POST", "/v1/keys", "/v1/keys", fl_handle_keys_create, 1, 0},
+    {"POST", "/v1/keys/", "/v1/keys/{id}/revoke", fl_handle_keys_revoke, 0, 1},
+    {"GET", "/v1/config", "/v1/config", fl_handle_config, 0, 0},
 };
 const size_t fl_gateway_route_count = sizeof fl_gateway_routes / sizeof fl_gateway_routes[0];
 

@@ -52,6 +52,8 @@ static void check_headers(fl_gateway *gw, fl_request *req, const char *method, c
             fl_respond_error(req, 404, "not_found", "no route %s %s", method, url);
         return;
     }
+    if (fl_gateway_authorize(gw, req, method))
+        return;
     if (!req->route->has_body)
         return;
     const char *cl = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Content-Length");
@@ -211,7 +213,7 @@ int fl_gateway_start(const fl_gateway_deps *deps, fl_gateway **out)
         return FL_ENOMEM;
     gw->deps = *deps;
     fl_ingest_limits_from_config(deps->cfg, &gw->limits);
-    if ((rc = fl_gateway_metrics_register(gw)))
+    if ((rc = fl_gateway_metrics_register(gw)) || (rc = fl_gateway_auth_init(gw)))
         goto fail;
     if ((rc = bind_socket(deps->cfg->listen, &fd, &gw->port))) {
         FL_ERROR(MODULE, "cannot listen on %s: %s", deps->cfg->listen, fl_strerror(rc));

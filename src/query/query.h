@@ -16,7 +16,8 @@
  * Safety: an authorizer admits only SELECT (reads, functions, recursive CTEs); extension
  * loading is off; SQLITE_LIMIT_* bound statement shape; a progress handler enforces the time
  * limit and a per-statement memory budget; the cursor enforces the row limit. Errors carry a
- * stable code: sql_error, not_allowed, timeout, too_many_rows, out_of_memory, unavailable.
+ * stable code: sql_error, not_allowed, forbidden (a table or column the session's access does
+ * not reach), timeout, too_many_rows, out_of_memory, unavailable.
  * Like every library-like module it never logs. */
 #ifndef FL_QUERY_QUERY_H
 #define FL_QUERY_QUERY_H
@@ -25,6 +26,7 @@
 #include <stdint.h>
 
 #include "core/core.h"
+#include "security/security.h"
 
 typedef struct fl_query_limits {
     int64_t timeout_ms;    /* wall time of one statement, prepare to last row; 0 = none */
@@ -58,6 +60,15 @@ typedef struct fl_query_session fl_query_session;
 FL_MUST_USE int fl_query_session_open(const char *data_dir, const fl_query_limits *limits,
                                       fl_query_session **out, fl_query_error *err);
 void fl_query_session_close(fl_query_session *s);
+/* Limit what the session's statements may see to access a (a caller's API key; sessions see
+ * everything by default): tables and columns above a->max_class are refused by the
+ * authorizer (not_allowed, naming the column), and with fleets/devices every table's rows
+ * are filtered inside the virtual tables — the SQL text is never rewritten. Call once,
+ * before the first cursor. */
+FL_MUST_USE int fl_query_session_restrict(fl_query_session *s, const fl_access *a,
+                                          fl_query_error *err);
+/* The limits of role r: [role.NAME] caps from cfg, each at most the [query] value. */
+fl_query_limits fl_query_limits_for_role(const fl_config *cfg, fl_role r);
 
 /* Result encoders (ops table): "table", "csv", "json", "ndjson". */
 typedef struct fl_query_encoder fl_query_encoder;

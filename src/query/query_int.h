@@ -60,6 +60,11 @@ struct fl_query_session {
     int collect_files;
     fl_buf explain_files;
     int64_t explain_files_count;
+    /* what the caller may see (fl_query_session_restrict; full by default) */
+    fl_access access;
+    int restricted;      /* a key's access: the authorizer checks classes */
+    int rows_restricted; /* limited to fleets/devices: scans and row filters skip rows */
+    char denied[256];    /* why the authorizer refused, for the error message */
 };
 
 /* EXPLAIN: note a file a scan read and its row groups read/skipped (no-op unless collecting). */
@@ -109,6 +114,10 @@ typedef struct pq_cursor {
     int64_t group_rows, row, rowid;
     int64_t file_groups_read, file_groups_skipped; /* of the current file, for EXPLAIN */
     int eof;
+    /* row-level access: the last device id checked and the answer */
+    char access_cache[128];
+    size_t access_cache_len; /* SIZE_MAX: none */
+    int access_cache_ok;
 } pq_cursor;
 
 FL_MUST_USE int fl_query_vtab_register(fl_query_session *s);
@@ -125,6 +134,15 @@ void fl_query_vtab_cursor_reset(pq_cursor *c);
 /* sqlite3_set_authorizer callback; ctx is the session. */
 int fl_query_authorize(void *ctx, int action, const char *a, const char *b, const char *c,
                        const char *d);
+
+/* ---- row filter over meta.db tables (rowfilter.c) ----------------------------------------- */
+
+/* Register the fl_rowfilter module and shadow each live table with a device_id column
+ * (device_state, alerts) by a temp.<name> virtual table showing only the rows s->access
+ * allows. */
+FL_MUST_USE int fl_query_rowfilter_install(fl_query_session *s);
+/* 1 when table is one fl_query_rowfilter_install shadows. */
+int fl_query_rowfilter_covers(const char *table);
 
 /* ---- encoders (encode_*.c) --------------------------------------------------------------- */
 

@@ -106,6 +106,7 @@ int fl_query_session_open(const char *data_dir, const fl_query_limits *limits,
         return FL_ENOMEM;
     }
     s->limits = *limits;
+    fl_access_full(&s->access, NULL);
     snprintf(path, sizeof path, "%s/meta.db", data_dir);
     int rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
@@ -138,6 +139,40 @@ fail:
     return FL_ESQLITE;
 }
 
+int fl_query_session_restrict(fl_query_session *s, const fl_access *a, fl_query_error *err)
+{
+    s->access = *a;
+    s->restricted = 1;
+    s->rows_restricted = !a->unrestricted_rows;
+    if (s->rows_restricted && fl_query_rowfilter_install(s)) {
+        char buf[512];
+        snprintf(buf, sizeof buf, "cannot set up row filters: %s", sqlite3_errmsg(s->db));
+        set_err(err, "unavailable", buf);
+        return FL_ESQLITE;
+    }
+    return 0;
+}
+
+static int64_t cap(int64_t role_value, int64_t query_value)
+{
+    if (role_value <= 0)
+        return query_value;
+    return query_value > 0 && role_value > query_value ? query_value : role_value;
+}
+
+fl_query_limits fl_query_limits_for_role(const fl_config *cfg, fl_role r)
+{
+    fl_query_limits l = fl_query_limits_from_config(cfg);
+    for (int64_t i = 0; i < cfg->role_count; i++) {
+        if (strcmp(cfg->roles[i].name, fl_role_name(r)) != 0)
+            continue;
+        l.timeout_ms = cap(cfg->roles[i].query_timeout_s * 1000, l.timeout_ms);
+        l.max_rows = cap(cfg->roles[i].query_max_rows, l.max_rows);
+        l.memory_bytes = cap(cfg->roles[i].query_memory_bytes, l.memory_bytes);
+    }
+    return l;
+}
+
 void fl_query_session_close(fl_query_session *s)
 {
     if (!s)
@@ -163,6 +198,11 @@ static void sqlite_err(fl_query_session *s, int rc, fl_query_error *err)
                  "(%lld bytes)",
                  (long long)s->limits.memory_bytes);
         set_err(err, "out_of_memory", buf);
+    } else if (((rc & 0xff) == SQLITE_AUTH || strncmp(msg, "not authorized", 14) == 0) &&
+               s->denied[0]) {
+        snprintf(buf, sizeof buf, "not allowed for this key: %s (its classification: %s)",
+                 s->denied, fl_class_name(s->access.max_class));
+        set_err(err, "forbidden", buf);
     } else if ((rc & 0xff) == SQLITE_AUTH || strncmp(msg, "not authorized", 14) == 0) {
         snprintf(buf, sizeof buf, "only SELECT statements are allowed (%s)", msg);
         set_err(err, "not_allowed", buf);
@@ -255,6 +295,7 @@ int fl_query_cursor_open(fl_query_session *s, const char *sql, const fl_query_en
     s->explain_files_count = 0;
     s->collect_files = explain;
     s->stop_code = NULL;
+    s->denied[0] = 0;
     s->memory_base = sqlite3_memory_used();
     s->deadline_mono_us =
         s->limits.timeout_ms > 0 ? c->start_mono_us + s->limits.timeout_ms * 1000 : 0;

@@ -251,6 +251,43 @@ static int advance_group(pq_cursor *c)
     }
 }
 
+/* Row-level access (a key limited to fleets or devices): 1 when the current row's device
+ * may be seen. The last device's answer is cached: files are sorted by device. */
+static int row_visible(pq_cursor *c)
+{
+    pq_vtab *v = vtab_of(c);
+    const fl_query_session *s = v->session;
+    if (!s->rows_restricted)
+        return 1;
+    if (v->device_column < 0 || !c->decoded[v->device_column])
+        return 0; /* rows of no known device are not shown to a restricted key */
+    const fl_pq_column_values *cv = &c->values[v->device_column];
+    if (cv->valid && !cv->valid[c->row])
+        return 0;
+    fl_slice id = ((const fl_slice *)cv->values)[c->row];
+    if (c->access_cache_len == id.len && id.len <= sizeof c->access_cache &&
+        memcmp(c->access_cache, id.ptr, id.len) == 0)
+        return c->access_cache_ok;
+    int ok = fl_access_device_allowed(&s->access, id.ptr, id.len);
+    if (id.len <= sizeof c->access_cache) {
+        memcpy(c->access_cache, id.ptr, id.len);
+        c->access_cache_len = id.len;
+        c->access_cache_ok = ok;
+    }
+    return ok;
+}
+
+static int next_row(pq_cursor *c);
+
+/* Skip rows the session may not see. */
+static int skip_hidden(pq_cursor *c)
+{
+    int rc = SQLITE_OK;
+    while (rc == SQLITE_OK && !c->eof && !row_visible(c))
+        rc = next_row(c);
+    return rc;
+}
+
 int fl_query_vtab_filter(sqlite3_vtab_cursor *cur, int idx_num, const char *idx_str, int argc,
                          sqlite3_value **argv)
 {
@@ -262,6 +299,9 @@ int fl_query_vtab_filter(sqlite3_vtab_cursor *cur, int idx_num, const char *idx_
     c->columns_used = idx_str ? strtoull(idx_str, NULL, 16) : ~(uint64_t)0;
     if ((int)v->table->column_count >= 63)
         c->columns_used = ~(uint64_t)0;
+    if (v->session->rows_restricted && v->device_column >= 0)
+        c->columns_used |= (uint64_t)1 << v->device_column; /* for row_visible */
+    c->access_cache_len = SIZE_MAX;
     const char *pairs = idx_str && strchr(idx_str, ':') ? strchr(idx_str, ':') + 1 : "";
     bounds_from_args(&c->bounds, pairs, argc, argv);
     fl_query_scan_stats *st = &v->session->stats[v->table_index];
@@ -274,12 +314,18 @@ int fl_query_vtab_filter(sqlite3_vtab_cursor *cur, int idx_num, const char *idx_
     rc = advance_group(c);
     if (rc == SQLITE_OK && !c->eof)
         st->rows_scanned++;
-    return rc;
+    return rc == SQLITE_OK ? skip_hidden(c) : rc;
 }
 
 int fl_query_vtab_next(sqlite3_vtab_cursor *cur)
 {
     pq_cursor *c = (pq_cursor *)cur;
+    int rc = next_row(c);
+    return rc == SQLITE_OK ? skip_hidden(c) : rc;
+}
+
+static int next_row(pq_cursor *c)
+{
     c->rowid++;
     if (++c->row < c->group_rows) {
         vtab_of(c)->session->stats[vtab_of(c)->table_index].rows_scanned++;

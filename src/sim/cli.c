@@ -3,6 +3,9 @@
  * stderr when the records themselves go to stdout). Exit codes: 0 the run completed (rejected
  * bad records included), 1 the server could not be reached or an output failed, 2 usage. */
 #include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
 
 #include "sim/sim_int.h"
 
@@ -117,6 +120,19 @@ int fl_sim_main(int argc, char **argv)
     if (rc) {
         fprintf(stderr, "fleetlake sim: %s\n", err);
         return 2;
+    }
+    /* FLEETLAKE_KEY: the API key for the target server, unless --header gave one. */
+    const char *key = getenv("FLEETLAKE_KEY");
+    int has_auth = 0;
+    for (int i = 0; i < opts.header_count; i++)
+        has_auth |= strncasecmp(opts.headers[i], "Authorization:", 14) == 0;
+    if (key && *key && !has_auth) {
+        if (opts.header_count >= FL_SIM_HEADERS_MAX || strlen(key) > 400) {
+            fprintf(stderr, "fleetlake sim: no room for the FLEETLAKE_KEY header\n");
+            return 2;
+        }
+        snprintf(opts.headers[opts.header_count++], sizeof opts.headers[0],
+                 "Authorization: Bearer %s", key);
     }
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);

@@ -7,6 +7,7 @@
 #include <cmocka.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "core/core.h"
@@ -124,6 +125,59 @@ static void sample_file_matches_table(void **state)
     free(gen);
 }
 
+/* [prefix.NAME] instance sections: created on first key, defaults, --set of one key of one
+ * instance, dump, and errors naming the key. */
+static void instance_sections(void **state)
+{
+    (void)state;
+    fl_config cfg;
+    char err[256];
+    fl_config_defaults(&cfg);
+    assert_int_equal(cfg.fleet_count, 0);
+    const char *path = write_tmp("[fleet.seoul]\ndevices = truck-*,van-*\n"
+                                 "[role.developer]\nquery_max_rows = 500\n");
+    assert_int_equal(fl_config_load_file(&cfg, path, err, sizeof err), 0);
+    assert_int_equal(cfg.fleet_count, 1);
+    assert_string_equal(cfg.fleets[0].name, "seoul");
+    assert_string_equal(cfg.fleets[0].devices, "truck-*,van-*");
+    assert_int_equal(cfg.role_count, 1);
+    assert_string_equal(cfg.roles[0].name, "developer");
+    assert_int_equal(cfg.roles[0].query_max_rows, 500);
+    assert_int_equal(cfg.roles[0].query_timeout_s, 0); /* default */
+    /* --set updates the same instance, or adds another */
+    assert_int_equal(fl_config_set(&cfg, "fleet.seoul.devices=bus-*", err, sizeof err), 0);
+    assert_int_equal(fl_config_set(&cfg, "fleet.busan.devices=ferry-*", err, sizeof err), 0);
+    assert_int_equal(cfg.fleet_count, 2);
+    assert_string_equal(cfg.fleets[0].devices, "bus-*");
+    assert_string_equal(cfg.fleets[1].name, "busan");
+    /* errors */
+    assert_int_equal(fl_config_set(&cfg, "fleet.seoul.nope=1", err, sizeof err), FL_ECONFIG);
+    assert_non_null(strstr(err, "fleet.seoul.nope"));
+    assert_int_equal(fl_config_set(&cfg, "fleet.bad name.devices=x", err, sizeof err), FL_ECONFIG);
+    assert_non_null(strstr(err, "instance name"));
+    assert_int_equal(fl_config_set(&cfg, "role.developer.query_max_rows=abc", err, sizeof err),
+                     FL_ECONFIG);
+    assert_int_equal(fl_config_set(&cfg, "nosuch.x.y=1", err, sizeof err), FL_ECONFIG);
+    assert_non_null(strstr(err, "unknown config key"));
+    for (int i = 2; i < FL_CONFIG_MAX_FLEETS; i++) {
+        char a[64];
+        snprintf(a, sizeof a, "fleet.f%d.devices=x", i);
+        assert_int_equal(fl_config_set(&cfg, a, err, sizeof err), 0);
+    }
+    assert_int_equal(fl_config_set(&cfg, "fleet.onemore.devices=x", err, sizeof err), FL_ECONFIG);
+    assert_non_null(strstr(err, "more than"));
+    /* the dump lists instances */
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    fl_config_dump(&cfg, f);
+    fclose(f);
+    assert_non_null(strstr(text, "fleet.busan.devices = ferry-*\n"));
+    assert_non_null(strstr(text, "role.developer.query_max_rows = 500\n"));
+    free(text);
+    unlink(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -131,6 +185,7 @@ int main(void)
         cmocka_unit_test(load_file_and_override),
         cmocka_unit_test(errors_name_the_key),
         cmocka_unit_test(sample_file_matches_table),
+        cmocka_unit_test(instance_sections),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
