@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "cli/cli.h"
+#include "audit/audit.h"
 #include "security/security.h"
 
 struct cli {
@@ -131,6 +132,22 @@ static void print_time(const char *label, int64_t us)
     printf("  %s %s", label, t);
 }
 
+/* Append the administrative action to the audit trail (docs/security.md). */
+static int audit(struct cli *o, const char *action, const char *id, const char *result,
+                 const fl_key_info *k)
+{
+    char detail[2400] = "", err[512];
+    if (k)
+        snprintf(detail, sizeof detail, "role=%s max_class=%s fleets=%s devices=%s",
+                 fl_role_name(k->role), fl_class_name(k->max_class), k->fleets, k->devices);
+    const char *data = o->data_dir ? o->data_dir : o->cfg.data_dir;
+    if (fl_audit_admin(&o->cfg, data, NULL, action, id, result, detail, err, sizeof err)) {
+        fprintf(stderr, "fleetlake keys: cannot write the audit trail: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
 static int do_create(struct cli *o, fl_keystore *ks)
 {
     fl_key_info spec = {0};
@@ -187,6 +204,8 @@ static int do_create(struct cli *o, fl_keystore *ks)
                 rc == FL_ELIMIT ? "security.max_keys keys exist already" : fl_strerror(rc));
         return 1;
     }
+    if (audit(o, "keys.create", info.id, "ok", &info))
+        return 1; /* the key exists but is unaudited: say so, fail */
     printf("id:   %s\nrole: %s\nkey:  %s\n", info.id, fl_role_name(info.role), token);
     fprintf(stderr, "fleetlake keys: the key is shown only this once; store it now.\n");
     return 0;
@@ -260,6 +279,8 @@ int fl_cli_keys(int argc, char **argv)
         code = do_list(&o, ks);
     else {
         rc = fl_keystore_revoke(ks, o.name);
+        if (rc != FL_ENOTFOUND && audit(&o, "keys.revoke", o.name, rc ? "error" : "ok", NULL))
+            rc = rc ? rc : FL_EINVAL;
         if (rc == FL_ENOTFOUND)
             fprintf(stderr, "fleetlake keys revoke: no key with id '%s'\n", o.name);
         else if (rc)

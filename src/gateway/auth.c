@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "audit/audit.h"
 #include "gateway/gateway_int.h"
 
 int fl_gateway_auth_init(fl_gateway *gw)
@@ -88,6 +89,19 @@ int fl_gateway_authorize(fl_gateway *gw, fl_request *req, const char *method)
 }
 
 /* ---- key administration ------------------------------------------------------------------ */
+
+/* The administrative entry of a key change (the request's own entry follows on completion). */
+static void audit_key_change(fl_gateway *gw, fl_request *req, const char *action, const char *id,
+                             const char *detail)
+{
+    if (!gw->deps.audit)
+        return;
+    fl_audit_event ev = {.type = "admin", .key_id = req->key_id, .role = req->role,
+                         .action = action, .resource = id, .result = "ok",
+                         .trace_id = req->request_id, .client = "", .detail = detail};
+    if (fl_audit_append(gw->deps.audit, &ev))
+        FL_ERROR("gateway", "audit trail: cannot record %s %s", action, id);
+}
 
 static json_t *key_json(const fl_key_info *k)
 {
@@ -250,6 +264,10 @@ void fl_handle_keys_create(fl_gateway *gw, fl_request *req)
         fl_respond_error_retry(req, 503, 1, "unavailable", msg);
         return;
     }
+    char detail[2400];
+    snprintf(detail, sizeof detail, "role=%s max_class=%s fleets=%s devices=%s",
+             fl_role_name(info.role), fl_class_name(info.max_class), info.fleets, info.devices);
+    audit_key_change(gw, req, "keys.create", info.id, detail);
     json_t *out = key_json(&info);
     json_object_set_new(out, "key", json_string(token));
     OPENSSL_cleanse(token, sizeof token);
@@ -278,6 +296,7 @@ void fl_handle_keys_revoke(fl_gateway *gw, fl_request *req)
         fl_respond_error_retry(req, 503, 1, "unavailable", msg);
         return;
     }
+    audit_key_change(gw, req, "keys.revoke", id, NULL);
     respond_json_value(req, 200, json_pack("{s:s, s:b}", "id", id, "revoked", 1));
 }
 
