@@ -77,8 +77,8 @@ def proc_cpu_s(pid):
     return (int(fields[11]) + int(fields[12])) / CLK_TCK  # fields 14 and 15 of proc(5)
 
 
-def http(method, url, data=None, timeout=10):
-    req = urllib.request.Request(url, data=data, method=method)
+def http(method, url, data=None, timeout=10, headers=None):
+    req = urllib.request.Request(url, data=data, method=method, headers=headers or {})
     try:
         with urllib.request.urlopen(req, timeout=timeout) as r:
             return r.status, r.read()
@@ -121,13 +121,14 @@ def stop(proc, what, timeout=120):
         return None
 
 
-def run_sim(binary, url, server_pid, seconds, connections, extra=()):
+def run_sim(binary, url, server_pid, seconds, connections, extra=(), env=None):
     """Run the sim against url while measuring the server's CPU. Returns the result dict."""
     cmd = [binary, "sim", "--url", url, "--batch", str(BATCH), "--connections",
            str(connections), "--duration", f"{seconds}s", "--devices", str(DEVICES),
            "--seed", str(SEED), "--json", *extra]
     cpu0 = proc_cpu_s(server_pid)
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 120)
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 120,
+                       env=dict(os.environ, **(env or {})))
     cpu1 = proc_cpu_s(server_pid)
     lines = [l for l in p.stdout.splitlines() if l.startswith("{")]
     if p.returncode != 0 or not lines:
@@ -187,6 +188,16 @@ def accepted_ok(metrics_text):
     return total
 
 
+def make_key(binary, data_dir, role):
+    """A new API key of role (fleetlake keys create), for runs with authentication on."""
+    p = subprocess.run([binary, "keys", "create", "--data", data_dir, "--role", role],
+                       capture_output=True, text=True, timeout=60)
+    for line in p.stdout.splitlines():
+        if line.startswith("key:"):
+            return line.split(":", 1)[1].strip()
+    raise RunFailed(f"keys create failed: {p.stderr.strip()}")
+
+
 def bench_fleetlake(binary, seconds, connections, threads, extra_sets=()):
     """One serve + sim run; extra_sets are further `--set k=v` for serve (e.g. audit on/off,
     bench/audit_overhead.py)."""
@@ -204,11 +215,21 @@ def bench_fleetlake(binary, seconds, connections, threads, extra_sets=()):
     try:
         with open(logpath, "w") as lf:
             proc = subprocess.Popen(cmd, stdout=lf, stderr=lf)
-        wait_http(url + "/readyz", 200, proc, "fleetlake serve")
-        before = http("GET", url + "/metrics")[1].decode()
-        res = run_sim(binary, url, proc.pid, seconds, connections)
+        # With security.auth=on among extra_sets (a later --set wins): the sim posts with a
+        # device key and /metrics is read with an operator key.
+        auth = "security.auth=on" in extra_sets
+        sim_env, mh = {}, {}
+        if auth:
+            wait_http(url + "/healthz", 200, proc, "fleetlake serve")
+            data_dir = os.path.join(tmp, "data")
+            sim_env["FLEETLAKE_KEY"] = make_key(binary, data_dir, "device")
+            mh["Authorization"] = "Bearer " + make_key(binary, data_dir, "operator")
+        else:
+            wait_http(url + "/readyz", 200, proc, "fleetlake serve")
+        before = http("GET", url + "/metrics", headers=mh)[1].decode()
+        res = run_sim(binary, url, proc.pid, seconds, connections, env=sim_env)
         res.update(system="fleetlake", threads=threads or "default", server_command=" ".join(cmd))
-        status, body = http("GET", url + "/metrics")
+        status, body = http("GET", url + "/metrics", headers=mh)
         after = body.decode()
         res["server_accepted"] = accepted_ok(after) if status == 200 else None
         res.update(server_side(before, after, res["duration_s"]))

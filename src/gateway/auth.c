@@ -194,8 +194,8 @@ int fl_key_spec_check(const fl_config *cfg, const fl_key_info *spec, char *err, 
         char name[128];
         snprintf(name, sizeof name, "%.*s", (int)n, p);
         if (!fl_fleet_exists(cfg, name)) {
-            snprintf(err, errlen, "fleet '%s' is not configured (add a [fleet.%s] section)", name,
-                     name);
+            snprintf(err, errlen, "fleet '%.64s' is not configured (add a [fleet.%.64s] section)",
+                     name, name);
             return FL_EINVAL;
         }
         if (!c)
