@@ -1,5 +1,6 @@
 # fleetlake — the front door. `make run` and `make test` are all a new user needs.
 #   make run    install packages, build (optimised), start `fleetlake serve --demo`
+#               (make run TLS=1: HTTPS only, with a self-signed certificate in $(DATA)/tls/)
 #   make test   install packages, build with ASan+UBSan, run the whole suite through ctest
 #   make bench  optimised build, run the benchmarks, print tables (see docs/PERFORMANCE.md)
 #   make soak   long fault campaigns (kill -9: 200 cycles of ingest, 50 of delivery, 30 of compaction, 50 of processing)
@@ -11,6 +12,7 @@ BUILD_REL   ?= build-release
 BUILD_FUZZ  ?= build-fuzz
 DATA        ?= ./fleetlake-data
 LISTEN      ?= 127.0.0.1:8080
+TLS         ?= 0
 FUZZ_SECONDS ?= 60
 CTEST_ARGS  ?=
 
@@ -32,8 +34,10 @@ debug:
 	@cmake --build $(BUILD_TEST) -j$(JOBS)
 
 run: release
-	@echo "starting fleetlake with its fleet simulator; data in $(DATA); Ctrl-C to stop"
-	@$(BUILD_REL)/fleetlake serve --demo --data $(DATA) --listen $(LISTEN)
+	@tls=""; if [ "$(TLS)" = 1 ]; then tls=$$(scripts/gen-cert.sh $(DATA)) || exit 1; \
+	  echo "HTTPS only; try: curl --cacert $(DATA)/tls/cert.pem https://$(LISTEN)/healthz"; fi; \
+	echo "starting fleetlake with its fleet simulator; data in $(DATA); Ctrl-C to stop"; \
+	exec $(BUILD_REL)/fleetlake serve --demo --data $(DATA) --listen $(LISTEN) $$tls
 
 test: debug
 	@cd $(BUILD_TEST) && ctest --output-on-failure -j2 --label-exclude 'soak|browser-slow' $(CTEST_ARGS)

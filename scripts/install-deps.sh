@@ -4,7 +4,7 @@
 # As root it runs apt-get; otherwise it prints the exact command to run and fails.
 set -euo pipefail
 
-build_pkgs=(build-essential cmake pkg-config libmicrohttpd-dev libinih-dev libcurl4-openssl-dev
+build_pkgs=(build-essential cmake pkg-config libmicrohttpd-dev libgnutls28-dev libinih-dev libcurl4-openssl-dev
             libjansson-dev libsqlite3-dev libssl-dev zlib1g-dev libsnappy-dev libzstd-dev tzdata)
 test_pkgs=(libcmocka-dev python3 curl openssl procps)
 bench_pkgs=(influxdb procps)

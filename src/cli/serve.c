@@ -334,7 +334,13 @@ static int start_demo(struct server *srv)
     o->bad_rate = 0.002; /* a few rejected records, so the dead-letter log has something */
     o->duration_us = INT64_C(100) * 365 * 86400 * FL_US_PER_SEC; /* until the server stops */
     o->quiet = 1;
-    snprintf(o->url, sizeof o->url, "http://127.0.0.1:%u", fl_gateway_port(srv->gateway));
+    int tls = fl_gateway_tls_enabled(srv->gateway);
+    snprintf(o->url, sizeof o->url, "%s://127.0.0.1:%u", tls ? "https" : "http",
+             fl_gateway_port(srv->gateway));
+    if (tls) { /* trust exactly the server's own certificate (pinned; see sim.h) */
+        snprintf(o->cacert, sizeof o->cacert, "%s", srv->cfg.tls_cert_file);
+        o->tls_pinned_cert = 1;
+    }
     int rc;
     if (strcmp(srv->cfg.security_auth, "on") == 0) {
         char sim_token[FL_KEY_TOKEN_MAX], user_token[FL_KEY_TOKEN_MAX];
@@ -481,8 +487,9 @@ static int start(struct server *srv)
     char *colon = strrchr(host, ':');
     if (colon)
         *colon = 0;
-    FL_INFO(MODULE, "fleetlake %s ready: http://%s:%u/ (data %s, %lld shards, durability %s)",
-            FL_VERSION, host, fl_gateway_port(srv->gateway), srv->cfg.data_dir,
+    FL_INFO(MODULE, "fleetlake %s ready: http%s://%s:%u/ (data %s, %lld shards, durability %s)",
+            FL_VERSION, fl_gateway_tls_enabled(srv->gateway) ? "s" : "", host,
+            fl_gateway_port(srv->gateway), srv->cfg.data_dir,
             (long long)srv->cfg.shards, srv->cfg.durability);
     return srv->demo_mode ? start_demo(srv) : 0;
 }

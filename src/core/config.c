@@ -41,6 +41,37 @@ const fl_config_entry fl_config_table[] = {
      "Requests being decoded or waiting for their fsync at once; more get 503 with "
      "Retry-After. Bounds memory at about max_inflight_requests x ingest.max_decompressed_bytes "
      "in the worst case."},
+    {"server.max_header_bytes", FL_CFG_BYTES, "32KiB", 1 * KiB, 1 * MiB, NULL,
+     OFF(max_header_bytes), 0,
+     "Request line plus header fields of one request (431 header_too_large beyond). A client "
+     "sends a few hundred bytes; 32 KiB is nginx's default (4 x 8 KiB buffers) and leaves room "
+     "for long bearer tokens while bounding each connection's parse buffer."},
+    {"server.max_uri_bytes", FL_CFG_BYTES, "8KiB", 256, 64 * KiB, NULL, OFF(max_uri_bytes), 0,
+     "Request target (path and query string) of one request (414 uri_too_long beyond). The "
+     "longest fleetlake route with its query is well under 1 KiB; 8 KiB is Apache's and "
+     "nginx's request-line limit."},
+    {"server.max_connections_per_client", FL_CFG_INT, "256", 1, 65536, NULL,
+     OFF(max_connections_per_client), 0,
+     "Open connections from one client IP address; more are closed as soon as they are "
+     "accepted (there is no request yet to answer). A gateway or NAT in front of a depot "
+     "needs a few dozen; 256 keeps one address from taking all of server.connection_limit."},
+    {"server.header_timeout_s", FL_CFG_SECONDS, "10", 1, 3600, NULL, OFF(header_timeout_s), 0,
+     "A request's TLS handshake, request line and headers must all arrive within this time of "
+     "the connection opening (or of the first byte of the next request on a keep-alive "
+     "connection); otherwise 408 request_timeout and the connection is closed. Stops "
+     "slowloris clients, which trickle a byte every few seconds to defeat the idle timeout. "
+     "Real clients send headers in one packet; 10 s allows for a slow mobile link."},
+    {"server.body_timeout_s", FL_CFG_SECONDS, "60", 1, 3600, NULL, OFF(body_timeout_s), 0,
+     "A request body must arrive in full within this time of its headers; otherwise 408 "
+     "request_timeout and the connection is closed. 60 s moves ingest.max_body_bytes (8 MiB) "
+     "over a 1.2 Mbit/s link; a client trickling its body is cut, whatever its rate."},
+    {"tls.cert_file", FL_CFG_STRING, "", 0, 0, NULL, OFF(tls_cert_file), SZ(tls_cert_file),
+     "PEM certificate (chain) of the server. When set (with tls.key_file) the server speaks "
+     "HTTPS only, TLS 1.2 and 1.3 with Mozilla's intermediate cipher list (docs/security.md). "
+     "Empty: plain HTTP. `scripts/gen-cert.sh DIR` makes a self-signed one for tests."},
+    {"tls.key_file", FL_CFG_STRING, "", 0, 0, NULL, OFF(tls_key_file), SZ(tls_key_file),
+     "PEM private key (unencrypted) matching tls.cert_file. Keep it readable by the server's "
+     "user only."},
     {"log.level", FL_CFG_ENUM, "info", 0, 0, "debug|info|warn|error", OFF(log_level),
      SZ(log_level), "Lowest level written to stderr."},
     {"log.format", FL_CFG_ENUM, "text", 0, 0, "text|json", OFF(log_format), SZ(log_format),

@@ -41,6 +41,14 @@ typedef struct fl_config {
     int64_t connection_timeout_s;
     int64_t drain_timeout_s;
     int64_t max_inflight_requests;
+    int64_t max_header_bytes;
+    int64_t max_uri_bytes;
+    int64_t max_connections_per_client;
+    int64_t header_timeout_s;
+    int64_t body_timeout_s;
+    /* [tls] */
+    char tls_cert_file[4096];
+    char tls_key_file[4096];
     /* [log] */
     char log_level[16];
     char log_format[16];

@@ -35,6 +35,8 @@ typedef struct fl_gateway_deps {
 FL_MUST_USE int fl_gateway_start(const fl_gateway_deps *deps, fl_gateway **out);
 /* The bound TCP port. */
 uint16_t fl_gateway_port(const fl_gateway *gw);
+/* 1 when the gateway speaks HTTPS only (tls.cert_file and tls.key_file set). */
+int fl_gateway_tls_enabled(const fl_gateway *gw);
 void fl_gateway_set_ready(fl_gateway *gw, int ready);
 /* Stop accepting connections; requests arriving on open connections get 503 shutting_down.
  * Then wait up to timeout_us for in-flight requests to finish. Returns 0 or FL_ETIMEOUT. */

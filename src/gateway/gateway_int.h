@@ -59,9 +59,50 @@ struct gateway_metrics {
     fl_counter_family *auth_failures; /* reason */
 };
 
+/* tls.c — the certificate and key of tls.cert_file / tls.key_file, checked. */
+typedef struct fl_gateway_tls {
+    int enabled; /* both files set and valid */
+    char *cert_pem, *key_pem;
+    char *dh_pem; /* RFC 7919 ffdhe2048 (PKCS#3 PEM) for DHE-RSA */
+} fl_gateway_tls;
+/* The GnuTLS priority string: TLS 1.2/1.3, Mozilla "intermediate" (tls.c). */
+extern const char fl_gateway_tls_priorities[];
+/* Load and check both files when configured (enabled = 0 when neither is set). On error
+ * returns FL_ECONFIG with a message naming the key, the file and the problem in err. */
+FL_MUST_USE int fl_gateway_tls_load(const fl_config *cfg, fl_gateway_tls *tls, char *err,
+                                    size_t errlen);
+/* Free (and wipe the key). Accepts a zeroed or freed struct. */
+void fl_gateway_tls_free(fl_gateway_tls *tls);
+
+/* deadline.c — total deadlines for a request's headers and body (slow clients). */
+typedef struct fl_deadlines fl_deadlines;
+/* Start the sweeper. tls: connections are TLS (no raw 408 can be written). Registers
+ * fleetlake_http_slow_clients_closed_total in m. *out is owned by the caller. */
+FL_MUST_USE int fl_deadlines_create(const fl_config *cfg, int tls, fl_metrics *m,
+                                    fl_deadlines **out);
+/* Stop the sweeper and free. Call after MHD_stop_daemon (every connection closed). */
+void fl_deadlines_destroy(fl_deadlines *d);
+/* MHD_OPTION_NOTIFY_CONNECTION and MHD_OPTION_URI_LOG_CALLBACK callbacks (cls: the
+ * fl_deadlines). */
+void fl_deadlines_on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                                enum MHD_ConnectionNotificationCode toe);
+void *fl_deadlines_on_uri(void *cls, const char *uri, struct MHD_Connection *conn);
+/* Length of the current request's target (path and query) as received. */
+size_t fl_deadlines_uri_bytes(struct MHD_Connection *conn);
+/* The headers are in: the body deadline starts (has_body) or no deadline applies.
+ * responded: a response is already queued (no 408 may be written over it). */
+void fl_deadlines_request_begin(fl_deadlines *d, struct MHD_Connection *conn, int has_body,
+                                int responded);
+/* The body is in (or there was none): no deadline until the response is sent. */
+void fl_deadlines_body_done(fl_deadlines *d, struct MHD_Connection *conn);
+/* The response is sent: keep-alive idle until the next request's first byte. */
+void fl_deadlines_request_done(fl_deadlines *d, struct MHD_Connection *conn);
+
 struct fl_gateway {
     fl_gateway_deps deps;
     struct MHD_Daemon *daemon;
+    fl_gateway_tls tls;
+    fl_deadlines *deadlines;
     uint16_t port;
     atomic_int ready;
     atomic_int draining;

@@ -34,6 +34,39 @@ static fl_request *request_new(fl_gateway *gw, struct MHD_Connection *conn, cons
     return req;
 }
 
+/* Request-line and header size limits (server.max_uri_bytes, server.max_header_bytes), checked
+ * before anything else. Requests larger than libmicrohttpd's per-connection memory pool
+ * (sized to twice max_header_bytes, see fl_gateway_start) never get here: libmicrohttpd
+ * answers them 414/431 itself, with its own short body. */
+static void check_request_size(fl_gateway *gw, fl_request *req)
+{
+    const fl_config *cfg = gw->deps.cfg;
+    size_t uri_bytes = fl_deadlines_uri_bytes(req->conn);
+    if (uri_bytes > (size_t)cfg->max_uri_bytes) {
+        fl_respond_error(req, 414, "uri_too_long",
+                         "request target of %zu bytes exceeds server.max_uri_bytes (%lld)",
+                         uri_bytes, (long long)cfg->max_uri_bytes);
+        return;
+    }
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+    if (ci && ci->header_size > (size_t)cfg->max_header_bytes)
+        fl_respond_error(req, 431, "header_too_large",
+                         "request line and headers of %zu bytes exceed server.max_header_bytes "
+                         "(%lld)",
+                         ci->header_size, (long long)cfg->max_header_bytes);
+}
+
+/* Whether the request announces a body (a non-zero Content-Length or any Transfer-Encoding):
+ * its bytes then run against server.body_timeout_s. */
+static int announces_body(struct MHD_Connection *conn)
+{
+    const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+    if (cl && strtoll(cl, NULL, 10) != 0)
+        return 1;
+    return MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Transfer-Encoding") != NULL;
+}
+
 /* Checks that can be answered from the headers alone, before any body byte is read. */
 static void check_headers(fl_gateway *gw, fl_request *req, const char *method, const char *url)
 {
@@ -82,7 +115,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (!req)
             return MHD_NO;
         *con_cls = req;
-        check_headers(gw, req, method, url);
+        check_request_size(gw, req);
+        if (!req->responded)
+            check_headers(gw, req, method, url);
+        fl_deadlines_request_begin(gw->deadlines, conn, announces_body(conn), req->responded);
         if (req->responded || (req->route && req->route->has_body))
             return MHD_YES;
     }
@@ -101,6 +137,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *upload_data_size = 0;
         return MHD_YES;
     }
+    fl_deadlines_body_done(gw->deadlines, conn);
     if (req->responded)
         return MHD_YES;
     if (req->body_too_large) {
@@ -122,6 +159,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 {
     fl_gateway *gw = cls;
     fl_request *req = *con_cls;
+    fl_deadlines_request_done(gw->deadlines, conn);
     if (!req)
         return;
     char status[8];
@@ -205,37 +243,93 @@ static int bind_socket(const char *listen_addr, int *fd_out, uint16_t *port_out)
     return 0;
 }
 
+/* libmicrohttpd's per-connection memory pool holds the request line and headers while they
+ * are parsed (and the read buffer). Twice server.max_header_bytes lets a request over our
+ * limit still be parsed and answered with our JSON 431; 256 KiB is the floor the read
+ * buffer was tuned with. */
+static size_t connection_memory_bytes(const fl_config *cfg)
+{
+    size_t want = (size_t)cfg->max_header_bytes * 2 + 64 * 1024;
+    return want < 256 * 1024 ? 256 * 1024 : want;
+}
+
+/* The daemon's options: limits, callbacks, and TLS when configured. */
+static struct MHD_Daemon *start_daemon(fl_gateway *gw, int fd)
+{
+    const fl_config *cfg = gw->deps.cfg;
+    struct MHD_OptionItem opts[] = {
+        {MHD_OPTION_LISTEN_SOCKET, fd, NULL},
+        {MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)cfg->threads, NULL},
+        {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)cfg->connection_limit, NULL},
+        {MHD_OPTION_PER_IP_CONNECTION_LIMIT, (intptr_t)cfg->max_connections_per_client, NULL},
+        {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)cfg->connection_timeout_s, NULL},
+        {MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)connection_memory_bytes(cfg), NULL},
+        {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, gw},
+        {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)fl_deadlines_on_connection, gw->deadlines},
+        {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)fl_deadlines_on_uri, gw->deadlines},
+        {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_log, gw},
+        /* with TLS (else these four are cut off by the END below) */
+        {MHD_OPTION_HTTPS_MEM_CERT, 0, gw->tls.cert_pem},
+        {MHD_OPTION_HTTPS_MEM_KEY, 0, gw->tls.key_pem},
+        {MHD_OPTION_HTTPS_MEM_DHPARAMS, 0, gw->tls.dh_pem},
+        {MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)fl_gateway_tls_priorities},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    size_t n = sizeof opts / sizeof opts[0];
+    if (!gw->tls.enabled)
+        opts[n - 5] = opts[n - 1];
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    if (gw->tls.enabled)
+        flags |= MHD_USE_TLS;
+    return MHD_start_daemon(flags, 0, NULL, NULL, on_request, gw, MHD_OPTION_ARRAY, opts,
+                            MHD_OPTION_END);
+}
+
 int fl_gateway_start(const fl_gateway_deps *deps, fl_gateway **out)
 {
     int rc, fd = -1;
+    char err[1024];
     fl_gateway *gw = fl_calloc(1, sizeof *gw);
     if (!gw)
         return FL_ENOMEM;
     gw->deps = *deps;
     fl_ingest_limits_from_config(deps->cfg, &gw->limits);
+    if ((rc = fl_gateway_tls_load(deps->cfg, &gw->tls, err, sizeof err))) {
+        FL_ERROR(MODULE, "%s", err);
+        goto fail;
+    }
+    if (gw->tls.enabled && !MHD_is_feature_supported(MHD_FEATURE_TLS)) {
+        FL_ERROR(MODULE, "tls.cert_file is set but this libmicrohttpd was built without TLS");
+        rc = FL_EUNSUPPORTED;
+        goto fail;
+    }
     if ((rc = fl_gateway_metrics_register(gw)) || (rc = fl_gateway_auth_init(gw)))
         goto fail;
+    if ((rc = fl_deadlines_create(deps->cfg, gw->tls.enabled, deps->metrics, &gw->deadlines))) {
+        FL_ERROR(MODULE, "cannot start the slow-client sweeper: %s", fl_strerror(rc));
+        goto fail;
+    }
     if ((rc = bind_socket(deps->cfg->listen, &fd, &gw->port))) {
         FL_ERROR(MODULE, "cannot listen on %s: %s", deps->cfg->listen, fl_strerror(rc));
         goto fail;
     }
-    gw->daemon = MHD_start_daemon(
-        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-        on_request, gw, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE,
-        (unsigned)deps->cfg->threads, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)deps->cfg->connection_limit, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)deps->cfg->connection_timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, gw,
-        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, gw, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)256 * 1024, MHD_OPTION_END);
+    gw->daemon = start_daemon(gw, fd);
     if (!gw->daemon) {
         rc = FL_EINVAL;
         FL_ERROR(MODULE, "libmicrohttpd failed to start on %s", deps->cfg->listen);
         close(fd);
         goto fail;
     }
+    if (gw->tls.enabled)
+        FL_INFO(MODULE, "HTTPS only (TLS 1.2/1.3, Mozilla intermediate ciphers), certificate %s",
+                deps->cfg->tls_cert_file);
+    else
+        FL_INFO(MODULE, "plain HTTP: set tls.cert_file and tls.key_file to encrypt traffic");
     *out = gw;
     return 0;
 fail:
+    fl_deadlines_destroy(gw->deadlines);
+    fl_gateway_tls_free(&gw->tls);
     fl_free(gw);
     return rc;
 }
@@ -243,6 +337,11 @@ fail:
 uint16_t fl_gateway_port(const fl_gateway *gw)
 {
     return gw->port;
+}
+
+int fl_gateway_tls_enabled(const fl_gateway *gw)
+{
+    return gw->tls.enabled;
 }
 
 void fl_gateway_set_ready(fl_gateway *gw, int ready)
@@ -272,5 +371,7 @@ void fl_gateway_stop(fl_gateway *gw)
         return;
     if (gw->daemon)
         MHD_stop_daemon(gw->daemon);
+    fl_deadlines_destroy(gw->deadlines); /* after the daemon: every connection is closed */
+    fl_gateway_tls_free(&gw->tls);
     fl_free(gw);
 }

@@ -153,8 +153,9 @@ int fl_sim_main(int argc, char **argv)
         return 1;
     }
     if (sum.connect_failed) {
-        fprintf(stderr, "fleetlake sim: could not reach %s (%llu connection errors)\n", opts.url,
-                (unsigned long long)sum.connection_errors);
+        fprintf(stderr, "fleetlake sim: could not reach %s (%llu connection errors; last: %s)\n",
+                opts.url, (unsigned long long)sum.connection_errors,
+                sum.last_connection_error[0] ? sum.last_connection_error : "none recorded");
         return 1;
     }
     return 0;

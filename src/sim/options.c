@@ -272,6 +272,10 @@ static int set_path(char *dst, const char *v, const char *flag, char *err, size_
     snprintf(dst, FL_SIM_PATH_MAX, "%s", v);
     return 0;
 }
+static int set_cacert(fl_sim_options *o, const char *v, char *err, size_t errlen)
+{
+    return set_path(o->cacert, v, "cacert", err, errlen);
+}
 static int set_acked_out(fl_sim_options *o, const char *v, char *err, size_t errlen)
 {
     return set_path(o->acked_out, v, "acked-out", err, errlen);
@@ -299,6 +303,7 @@ FLAG_SETTER(set_no_retry, o->retry = 0)
 FLAG_SETTER(set_dry_run, o->dry_run = 1)
 FLAG_SETTER(set_json, o->json_summary = 1)
 FLAG_SETTER(set_quiet, o->quiet = 1)
+FLAG_SETTER(set_insecure, o->insecure = 1)
 
 static const struct flag flags[] = {
     {"devices", "N", set_devices, "number of trucks (200)"},
@@ -326,6 +331,11 @@ static const struct flag flags[] = {
     {"influx-db", "NAME", set_influx_db, "InfluxDB database for --target influx (fleetlake)"},
     {"url", "URL", set_url,
      "server base URL or full endpoint (http://127.0.0.1:8080; influx: http://127.0.0.1:8086)"},
+    {"cacert", "FILE", set_cacert,
+     "PEM certificate(s) to trust for an https:// URL, e.g. the server's self-signed one "
+     "(default: the system CA store)"},
+    {"insecure", NULL, set_insecure,
+     "https:// without verifying the server's certificate or name (tests only)"},
     {"rate", "R", set_rate, "records/s, smoothed per request (default: as fast as possible)"},
     {"batch", "B", set_batch, "records per request (500; with --rate: rate/10, at most 500)"},
     {"connections", "C", set_connections, "keep-alive connections, one sender thread each (4)"},
@@ -375,6 +385,12 @@ static void print_help(FILE *out)
 
 int fl_sim_options_check(const fl_sim_options *o, char *err, size_t errlen)
 {
+    int https = strncmp(o->url, "https://", 8) == 0;
+    if ((o->cacert[0] || o->insecure) && !https)
+        return BAD("--%s applies to an https:// --url only (got '%s')",
+                   o->cacert[0] ? "cacert" : "insecure", o->url);
+    if (o->cacert[0] && o->insecure)
+        return BAD("--cacert and --insecure do not go together: --insecure checks nothing");
     if (o->target != FL_SIM_TARGET_INFLUX)
         return 0;
     if (o->bad_rate > 0)

@@ -341,6 +341,7 @@ struct sender {
     struct curl_slist *headers;
     fl_buf response;
     fl_buf acked_lines;
+    char curl_error[CURL_ERROR_SIZE]; /* CURLOPT_ERRORBUFFER */
     int64_t retry_after_us;
     fl_sim_summary sum; /* this thread's counts, merged at the end */
     struct latency lat;
@@ -585,6 +586,25 @@ static size_t on_header(char *p, size_t size, size_t n, void *ctx)
     return len;
 }
 
+/* https:// URLs: TLS 1.2 at least, verified against --cacert (else the system CA store)
+ * unless --insecure. serve --demo pins the server's own certificate (sim.h). */
+static int tls_setup(CURL *c, const fl_sim_options *o)
+{
+    if (strncmp(o->url, "https://", 8) != 0)
+        return 0;
+    if (curl_easy_setopt(c, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2) != CURLE_OK)
+        return FL_EUNSUPPORTED; /* libcurl without TLS */
+    if (o->cacert[0] && curl_easy_setopt(c, CURLOPT_CAINFO, o->cacert) != CURLE_OK)
+        return FL_EUNSUPPORTED;
+    if (o->insecure) {
+        curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+    } else if (o->tls_pinned_cert) {
+        curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+    return 0;
+}
+
 static int sender_setup(struct sender *t)
 {
     const fl_sim_options *o = &t->r->o;
@@ -618,7 +638,8 @@ static int sender_setup(struct sender *t)
     curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, REQUEST_TIMEOUT_MS);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 2000L);
-    return 0;
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, t->curl_error);
+    return tls_setup(c, o);
 }
 
 /* Wait for the token bucket: n records cost n/rate seconds; at most one request of burst. */
@@ -640,6 +661,7 @@ static long post_once(struct sender *t, const struct body *b)
     const fl_buf *data = t->r->o.gzip ? &b->gz : &b->raw;
     fl_buf_reset(&t->response);
     t->retry_after_us = 0;
+    t->curl_error[0] = 0;
     curl_easy_setopt(t->curl, CURLOPT_POSTFIELDS, data->data);
     curl_easy_setopt(t->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)data->len);
     int64_t t0 = fl_time_mono_us();
@@ -650,6 +672,8 @@ static long post_once(struct sender *t, const struct body *b)
     t->sum.connections_opened += (uint64_t)connects;
     if (cc != CURLE_OK) {
         t->sum.connection_errors++;
+        snprintf(t->sum.last_connection_error, sizeof t->sum.last_connection_error, "%s",
+                 t->curl_error[0] ? t->curl_error : curl_easy_strerror(cc));
         return 0;
     }
     curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &status);
@@ -743,6 +767,9 @@ static void merge(fl_sim_summary *a, const fl_sim_summary *b)
     ADD_(retries);
     ADD_(throttled);
     ADD_(connection_errors);
+    if (b->last_connection_error[0])
+        memcpy(a->last_connection_error, b->last_connection_error,
+               sizeof a->last_connection_error);
     ADD_(http_errors);
     ADD_(connections_opened);
     ADD_(bytes_sent);

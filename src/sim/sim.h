@@ -156,6 +156,11 @@ typedef struct fl_sim_options {
     int64_t records;       /* --records: stop after this many records sent; 0 = no limit */
     int64_t queue_bodies;  /* --queue: bodies prepared ahead; 0 = auto */
     int64_t body_pool;     /* --body-pool K: build K bodies once and resend them in a cycle */
+    char cacert[FL_SIM_PATH_MAX];  /* --cacert FILE: PEM CA (or self-signed) for https:// */
+    int insecure;                  /* --insecure: https:// without checking the certificate */
+    int tls_pinned_cert;           /* not a flag (serve --demo): cacert is the server's own
+                                    * certificate, trusted as the only anchor, and its names
+                                    * are not checked against the URL's 127.0.0.1 */
     char headers[FL_SIM_HEADERS_MAX][512]; /* --header, repeatable */
     int header_count;
     char acked_out[FL_SIM_PATH_MAX];  /* --acked-out FILE */
@@ -301,6 +306,8 @@ typedef struct fl_sim_summary {
     double latency_ms_p50, latency_ms_p90, latency_ms_p99, latency_ms_max;
     double cpu_s;
     int connect_failed;         /* the server could not be reached (exit code 1) */
+    char last_connection_error[256]; /* libcurl's message for the last one, e.g. a
+                                      * certificate that does not verify */
     int dry_run;
     int target;                 /* enum fl_sim_target the run sent to */
 } fl_sim_summary;

@@ -1,4 +1,4 @@
-"""Integration: `fleetlake serve` on a loopback port — every body shape, ≥ 20 malformed
+"""Integration: `fleetlake serve` on a loopback port — every body shape, ≥ 40 malformed
 requests each with its status and nothing stored, dead letters, shard mapping, per-device
 order, /v1/stream, /metrics, SIGTERM drain and restart keeping everything."""
 import gzip
@@ -106,8 +106,54 @@ cases = [
     ("array of numbers", "POST", "/v1/records", b"[1, 2]", None, 400, None, "not_object"),
     ("bad NDJSON line", "POST", "/v1/records", b"{nope}\n", {"Content-Type": "application/x-ndjson"}, 400, None, "bad_json"),
     ("number body", "POST", "/v1/records", b"42", None, 400, "bad_json", None),
+    # request-size limits (server.max_uri_bytes 8 KiB, server.max_header_bytes 32 KiB)
+    ("URI over 8 KiB", "GET", "/healthz?x=" + "a" * 9000, None, None, 414, "uri_too_long", None),
+    ("one 40 KiB header", "POST", "/v1/records", json.dumps(record()), {"X-Big": "b" * 40000}, 431, "header_too_large", None),
+    ("400 headers", "POST", "/v1/records", json.dumps(record()), {"X-H%d" % i: "v" * 100 for i in range(400)}, 431, "header_too_large", None),
+    ("chunked body over the limit", "POST", "/v1/records", b"[" + b" " * (300 << 10) + b"]", {"Transfer-Encoding": "chunked"}, 413, "body_too_large", None),
+    ("NDJSON 101 records", "POST", "/v1/records", "\n".join(json.dumps(record()) for _ in range(101)), {"Content-Type": "application/x-ndjson"}, 413, "too_many_records", None),
+    ("whitespace body", "POST", "/v1/records", b"   \n ", None, 400, "empty", None),
+    ("NDJSON blank lines only", "POST", "/v1/records", b"\n\n\n", {"Content-Type": "application/x-ndjson"}, 400, "empty", None),
+    ("gzip of nothing", "POST", "/v1/records", gzip.compress(b""), {"Content-Encoding": "gzip"}, 400, "empty", None),
+    ("null body", "POST", "/v1/records", b"null", None, 400, "bad_json", None),
+    ("string body", "POST", "/v1/records", b'"abc"', None, 400, "bad_json", None),
+    ("trailing garbage", "POST", "/v1/records", json.dumps(record()) + "xyz", None, 400, "bad_json", None),
+    ("two objects, no separator", "POST", "/v1/records", json.dumps(record()) * 2, None, 400, "bad_json", None),
+    ("gzip without Content-Encoding", "POST", "/v1/records", gzip.compress(json.dumps(record()).encode()), None, 400, "bad_json", None),
+    ("lone UTF-16 surrogate", "POST", "/v1/records", b'{"device_id":"d\\ud800","timestamp":"2026-01-02T03:04:05Z"}', None, 400, "bad_json", None),
+    ("too deep NDJSON line", "POST", "/v1/records", json.dumps(deep) + "\n", {"Content-Type": "application/x-ndjson"}, 400, "too_deep", None),
+    ("application/xml", "POST", "/v1/records", json.dumps(record()), {"Content-Type": "application/xml"}, 415, "unsupported_media_type", None),
+    ("deflate", "POST", "/v1/records", json.dumps(record()), {"Content-Encoding": "deflate"}, 415, "unsupported_encoding", None),
+    ("unknown version prefix", "GET", "/v2/records", None, None, 404, "not_found", None),
+    ("POST on /healthz", "POST", "/healthz", b"{}", None, 405, "method_not_allowed", None),
+    ("PATCH on records", "PATCH", "/v1/records", json.dumps(record()), None, 405, "method_not_allowed", None),
+    ("DELETE on records", "DELETE", "/v1/records", None, None, 405, "method_not_allowed", None),
+    ("duplicate field", "POST", "/v1/records", b'{"device_id":"a","device_id":"b","timestamp":"2026-01-02T03:04:05Z"}', None, 400, None, "duplicate_field"),
+    ("device_id number", "POST", "/v1/records", json.dumps(record(device_id=42)), None, 400, None, "wrong_type"),
+    ("empty device_id", "POST", "/v1/records", json.dumps(record("")), None, 400, None, "bad_string"),
+    ("negative epoch timestamp", "POST", "/v1/records", json.dumps(record(ts=-5)), None, 400, None, "bad_timestamp"),
+    ("longitude 181", "POST", "/v1/records", json.dumps(record(location={"latitude": 1, "longitude": 181})), None, 400, None, "out_of_range"),
+    ("location string", "POST", "/v1/records", json.dumps(record(location="here")), None, 400, None, "wrong_type"),
+    ("pressure object", "POST", "/v1/records", json.dumps(record(pressure={"v": 1})), None, 400, None, "wrong_type"),
+    ("temperature 1e999", "POST", "/v1/records", json.dumps(record()).replace("21.5", "1e999"), None, 400, None, "wrong_type"),
 ]
-c.check(len(cases) >= 20, "at least 20 malformed cases")
+c.check(len(cases) >= 40, f"at least 40 malformed cases ({len(cases)})")
+
+
+def send(method, path, body, headers):
+    """srv.request, or a chunked upload when the case asks for Transfer-Encoding: chunked."""
+    if headers.pop("Transfer-Encoding", None) != "chunked":
+        return srv.request(method, path, body, headers)
+    conn = srv.connection()
+    try:
+        parts = iter([body[i:i + 65536] for i in range(0, len(body), 65536)])
+        conn.request(method, path, body=parts, headers=headers, encode_chunked=True)
+        r = conn.getresponse()
+        return r.status, dict((k.lower(), v) for k, v in r.getheaders()), r.read()
+    finally:
+        conn.close()
+
+
 for name, method, path, body, headers, want_status, want_code, want_rec_code in cases:
     if isinstance(body, str):
         body = body.encode()
@@ -115,7 +161,7 @@ for name, method, path, body, headers, want_status, want_code, want_rec_code in 
     h.update(headers or {})
     if h.get("Content-Type") == "":
         del h["Content-Type"]
-    st, hd, raw = srv.request(method, path, body, h)
+    st, hd, raw = send(method, path, body, h)
     c.eq(st, want_status, f"{name}: status")
     try:
         js = json.loads(raw)

@@ -10,6 +10,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -38,10 +39,22 @@ def run_cli(*args, check=True, timeout=120):
     return p
 
 
-class Server:
-    """A `fleetlake serve` child process."""
+def gen_cert(directory, rsa=False):
+    """A self-signed certificate for 127.0.0.1/localhost from scripts/gen-cert.sh, kept in
+    <directory>/tls/. Returns (cert_path, key_path)."""
+    args = ["bash", os.path.join(SOURCE_DIR, "scripts", "gen-cert.sh"), directory]
+    if rsa:
+        args.append("--rsa")
+    subprocess.run(args, check=True, capture_output=True, timeout=60)
+    return os.path.join(directory, "tls", "cert.pem"), os.path.join(directory, "tls", "key.pem")
 
-    def __init__(self, data, shards=2, extra=(), env=None, auth=False, key=None):
+
+class Server:
+    """A `fleetlake serve` child process. tls=True: HTTPS only, with a self-signed certificate
+    made next to the data directory (self.cert, self.tls_key); request() then verifies it."""
+
+    def __init__(self, data, shards=2, extra=(), env=None, auth=False, key=None, tls=False,
+                 rsa=False):
         """auth=False runs with security.auth = off (most tests exercise other things);
         auth=True keeps authentication on, and key (if given) is sent with every request
         that does not set its own Authorization header."""
@@ -51,6 +64,13 @@ class Server:
         self.args = [BIN, "serve", "--data", data, "--listen", f"127.0.0.1:{self.port}",
                      "--shards", str(shards), *([] if auth else ["--set", "security.auth=off"]),
                      *extra]
+        self.cert = self.tls_key = None
+        if tls:
+            parent = os.path.dirname(data.rstrip("/")) or "."
+            self.cert, self.tls_key = gen_cert(parent, rsa=rsa)
+            self.args += ["--set", f"tls.cert_file={self.cert}",
+                          "--set", f"tls.key_file={self.tls_key}"]
+        self.scheme = "https" if tls else "http"
         self.env = dict(os.environ, **(env or {}))
         self.log_path = os.path.join(os.path.dirname(data.rstrip("/")) or ".",
                                      os.path.basename(data.rstrip("/")) + ".log")
@@ -86,8 +106,26 @@ class Server:
         except OSError:
             return ""
 
+    def url(self, path=""):
+        return f"{self.scheme}://127.0.0.1:{self.port}{path}"
+
+    def ssl_context(self):
+        """A client context trusting exactly this server's certificate (TLS 1.2 at least)."""
+        ctx = ssl.create_default_context(cafile=self.cert)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        return ctx
+
+    def connection(self, timeout=30, source_address=None):
+        """A new http.client connection to the server (HTTPS when it has TLS)."""
+        if self.cert:
+            return http.client.HTTPSConnection("127.0.0.1", self.port, timeout=timeout,
+                                               context=self.ssl_context(),
+                                               source_address=source_address)
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout,
+                                          source_address=source_address)
+
     def request(self, method, path, body=None, headers=None, timeout=30):
-        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        c = self.connection(timeout)
         headers = dict(headers or {})
         if self.key and not any(k.lower() == "authorization" for k in headers):
             headers["Authorization"] = "Bearer " + self.key
