@@ -309,6 +309,36 @@ const fl_config_entry fl_config_table[] = {
      "The oldest audit files are also deleted while the log is larger than this (the current "
      "file never): bounds the disk a flood of requests can take, at ~300 bytes an entry "
      "about 35 million entries."},
+    {"throttle.enabled", FL_CFG_ENUM, "on", 0, 0, "on|off", OFF(throttle_enabled),
+     SZ(throttle_enabled),
+     "Token-bucket throttling of requests per caller and records per device (429 throttled "
+     "with Retry-After; docs/security.md). off removes both: one client can then take the "
+     "whole server."},
+    {"throttle.key_rate", FL_CFG_INT, "10000", 0, 10000000, NULL, OFF(throttle_key_rate), 0,
+     "Requests per second one API key may make (one client IP address when the request has "
+     "no key, as with security.auth = off), on every route but /healthz, /readyz and "
+     "/metrics; 0 turns this scope off. 10,000 is API Gateway's default account limit and "
+     "~7x what the ingest benchmark's 4 connections send in 500-record batches, so a "
+     "batching client never meets it while a request flood from one caller does."},
+    {"throttle.key_burst", FL_CFG_INT, "5000", 1, 1000000000, NULL, OFF(throttle_key_burst), 0,
+     "Requests a caller may make at once above key_rate (its bucket's size); 5,000 is API "
+     "Gateway's default burst."},
+    {"throttle.device_rate", FL_CFG_INT, "1000", 0, 10000000, NULL, OFF(throttle_device_rate),
+     0,
+     "Records per second accepted for one device_id, whoever sends them; more get the "
+     "per-record error throttled (not dead-lettered: retry them). 0 turns this scope off. A "
+     "truck reports about once a second; 1,000 is a Kinesis shard's write limit, which one "
+     "partition key can never exceed there either, and is above the ~700/s per device the "
+     "end-to-end benchmark's 1,000 simulated devices send flat out."},
+    {"throttle.device_burst", FL_CFG_INT, "100000", 1, 1000000000, NULL,
+     OFF(throttle_device_burst), 0,
+     "Records one device may send at once above device_rate: a day of readings at one a "
+     "second (86,400) fits, so a gateway uploading after a day offline is not throttled."},
+    {"throttle.max_buckets", FL_CFG_INT, "100000", 64, 100000000, NULL,
+     OFF(throttle_max_buckets), 0,
+     "Callers and devices tracked per scope (~170 bytes each, allocated as used: ~17 MiB per "
+     "scope when full). Beyond it, buckets that have refilled are dropped first, then the "
+     "least recently used; a flood of new device ids costs CPU, never memory."},
     {"sim.demo_devices", FL_CFG_INT, "200", 1, 1000000, NULL, OFF(demo_devices), 0,
      "Trucks simulated by `serve --demo`."},
     {"sim.demo_rate", FL_CFG_INT, "200", 1, 10000000, NULL, OFF(demo_rate), 0,

@@ -117,6 +117,13 @@ typedef struct fl_config {
     int64_t audit_file_bytes;
     int64_t audit_retention_days;
     int64_t audit_retention_bytes;
+    /* [throttle] (token buckets per caller and per device, src/gateway/throttle*.c) */
+    char throttle_enabled[8];
+    int64_t throttle_key_rate;
+    int64_t throttle_key_burst;
+    int64_t throttle_device_rate;
+    int64_t throttle_device_burst;
+    int64_t throttle_max_buckets;
     /* [sim] (used by serve --demo) */
     int64_t demo_devices;
     int64_t demo_rate;

@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 
 #include "gateway/gateway.h"
+#include "gateway/throttle.h"
 #include "ingest/ingest.h"
 #include "security/security.h"
 
@@ -98,6 +99,15 @@ void fl_deadlines_body_done(fl_deadlines *d, struct MHD_Connection *conn);
 /* The response is sent: keep-alive idle until the next request's first byte. */
 void fl_deadlines_request_done(fl_deadlines *d, struct MHD_Connection *conn);
 
+/* Throttling (throttle_http.c): token-bucket tables, NULL when that scope is off. */
+struct gateway_throttle {
+    fl_throttle *keys;            /* requests/s per API key id, or client address without one */
+    fl_throttle *devices;         /* records/s per device_id */
+    fl_counter *requests_key;     /* requests answered 429 by the key bucket */
+    fl_counter *requests_device;  /* requests answered 429: every record throttled */
+    fl_counter *records_device;   /* records refused with the per-record error throttled */
+};
+
 struct fl_gateway {
     fl_gateway_deps deps;
     struct MHD_Daemon *daemon;
@@ -112,6 +122,7 @@ struct fl_gateway {
     atomic_long queries_running; /* POST /v1/query statements open (query.c) */
     fl_ingest_limits limits;
     struct gateway_metrics m;
+    struct gateway_throttle throttle;
 };
 
 /* routes.c */
@@ -158,6 +169,19 @@ void fl_handle_keys_create(fl_gateway *gw, fl_request *req);
 void fl_handle_keys_revoke(fl_gateway *gw, fl_request *req); /* /v1/keys/{id}/revoke */
 void fl_handle_whoami(fl_gateway *gw, fl_request *req);
 void fl_handle_config(fl_gateway *gw, fl_request *req);
+
+/* throttle_http.c — create the tables from throttle.* and register the metrics (0 or an
+ * error); free them (accepts a gateway whose init failed or never ran). */
+FL_MUST_USE int fl_gateway_throttle_init(fl_gateway *gw);
+void fl_gateway_throttle_free(fl_gateway *gw);
+/* Called from the headers, after authentication: when the caller (API key, or client address
+ * without one) is over throttle.key_rate, answers 429 throttled with Retry-After and returns
+ * 1; otherwise 0. Exempt: /healthz, /readyz, /metrics. */
+int fl_gateway_throttle_request(fl_gateway *gw, fl_request *req);
+/* Take one token of device_id's records/s bucket at now_mono_us: 1 when the record may be
+ * stored, 0 when it is throttled (*wait_us: time until the device has a token again). */
+int fl_gateway_throttle_record(fl_gateway *gw, fl_slice device_id, int64_t now_mono_us,
+                               int64_t *wait_us);
 
 /* metrics registration for the gateway's own families (status.c) */
 FL_MUST_USE int fl_gateway_metrics_register(fl_gateway *gw);

@@ -3,8 +3,11 @@
  * body → (gunzip) → split into record texts → decode + validate each → binary records
  * grouped into one stream append (group commit: the call returns when they are durable) →
  * rejected records appended to the dead-letter log → one result per input record, in input
- * order. Per-thread scratch buffers are reused across requests so a steady load allocates
- * nothing per record. */
+ * order. A valid record whose device is over throttle.device_rate is not stored and gets the
+ * per-record error `throttled` (Kinesis' ProvisionedThroughputExceededException): it is not
+ * dead-lettered, since it is good data the client should resend, not bad data to inspect.
+ * Per-thread scratch buffers are reused across requests so a steady load allocates nothing per
+ * record. */
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -62,8 +65,18 @@ static void scratch_trim(void)
 
 struct item_result {
     int32_t entry; /* index into entries, or -1 when rejected */
-    int32_t code;  /* enum fl_record_error_code when rejected */
+    int32_t code;  /* enum fl_record_error_code when rejected, or CODE_* below */
     uint32_t msg_off, msg_len;
+};
+/* Per-record outcomes that are not validation errors (codes <= 0 in item_result). */
+#define CODE_INTERNAL  (-1) /* out of memory */
+#define CODE_FORBIDDEN (-2) /* the key may not write this device (not dead-lettered) */
+#define CODE_THROTTLED (-3) /* its device is over throttle.device_rate (not dead-lettered) */
+
+/* What per-device throttling did to one request. */
+struct throttled {
+    size_t records;
+    int64_t wait_us; /* longest time until one of the throttled devices has a token again */
 };
 
 #define ITEMS(s) ((fl_body_item *)(s)->items.data)
@@ -147,20 +160,37 @@ static void fix_payloads(fl_buf *entries, const fl_buf *batch)
     }
 }
 
-/* Decode every item into a stream entry or a rejection. Returns 0, or FL_ENOMEM when the
- * per-item results could not be recorded (the request is then refused as a whole). */
-/* Per-record outcomes that are not validation errors (codes <= 0 in item_result). */
-#define CODE_INTERNAL (-1)  /* out of memory */
-#define CODE_FORBIDDEN (-2) /* the key may not write this device (not dead-lettered) */
-
 static const char *result_code_name(int32_t code)
 {
-    return code > 0 ? fl_record_error_name(code)
+    return code > 0                 ? fl_record_error_name(code)
            : code == CODE_FORBIDDEN ? "forbidden_device"
+           : code == CODE_THROTTLED ? "throttled"
                                     : "internal";
 }
 
-static int decode_items(fl_gateway *gw, const fl_request *req, size_t count, int64_t now_us)
+/* Whether the device of a valid record may have it stored now; a throttled record gets its
+ * result code and message here. */
+static int device_admits(fl_gateway *gw, const fl_record *rec, int64_t mono_us,
+                         struct item_result *r, fl_record_error *err, struct throttled *th)
+{
+    int64_t wait_us = 0;
+    if (fl_gateway_throttle_record(gw, rec->device_id, mono_us, &wait_us))
+        return 1;
+    r->code = CODE_THROTTLED;
+    snprintf(err->message, sizeof err->message,
+             "device over throttle.device_rate (%lld records/s, burst %lld): resend later",
+             (long long)gw->deps.cfg->throttle_device_rate,
+             (long long)gw->deps.cfg->throttle_device_burst);
+    th->records++;
+    th->wait_us = wait_us > th->wait_us ? wait_us : th->wait_us;
+    return 0;
+}
+
+/* Decode every item into a stream entry or a rejection (validation, the key's devices, or
+ * throttling). Returns 0, or FL_ENOMEM when the per-item results could not be recorded (the
+ * request is then refused as a whole). */
+static int decode_items(fl_gateway *gw, const fl_request *req, size_t count, int64_t now_us,
+                        int64_t mono_us, struct throttled *th)
 {
     uint32_t shards = fl_stream_shard_count(gw->deps.stream);
     for (size_t i = 0; i < count; i++) {
@@ -180,7 +210,8 @@ static int decode_items(fl_gateway *gw, const fl_request *req, size_t count, int
                      "this API key may not write device '%.*s' (its devices or fleets)",
                      (int)(rec.device_id.len > 128 ? 128 : rec.device_id.len), rec.device_id.ptr);
         }
-        if (r.code == 0) {
+        /* after the key's check: records it may not write take no tokens from the device */
+        if (r.code == 0 && device_admits(gw, &rec, mono_us, &r, &err, th)) {
             size_t off = tls.batch.len;
             fl_stream_entry e = {0};
             if (fl_record_encode(&rec, &tls.batch) == 0) {
@@ -224,8 +255,12 @@ static void fix_partition_keys(fl_buf *entries)
     }
 }
 
-static void count_records(fl_gateway *gw, size_t count, size_t accepted)
+static void count_records(fl_gateway *gw, size_t count, size_t accepted, size_t throttled)
 {
+    if (throttled) {
+        fl_counter_add(fl_counter_series(gw->m.records, "failed", "throttled"), throttled);
+        fl_counter_add(gw->throttle.records_device, throttled);
+    }
     const struct item_result *res = RESULTS(&tls);
     fl_counter_add(fl_counter_series(gw->m.records, "accepted", "ok"), accepted);
     for (size_t i = 0; i < count; i++) {
@@ -238,7 +273,7 @@ static void count_records(fl_gateway *gw, size_t count, size_t accepted)
                 fl_counter_series(gw->m.records, "rejected", fl_record_error_name(res[i].code)), 1);
         else if (res[i].code == CODE_FORBIDDEN)
             fl_counter_add(fl_counter_series(gw->m.records, "rejected", "forbidden_device"), 1);
-        else
+        else if (res[i].code != CODE_THROTTLED) /* throttled: counted above */
             fl_counter_add(fl_counter_series(gw->m.records, "failed", "internal"), 1);
     }
 }
@@ -382,7 +417,8 @@ static void process(fl_gateway *gw, fl_request *req, enum fl_body_format fmt)
         split_failed(gw, req, berr, body, now);
         return;
     }
-    if (decode_items(gw, req, count, now)) {
+    struct throttled th = {0, 0};
+    if (decode_items(gw, req, count, now, fl_time_mono_us(), &th)) {
         fl_respond_error_retry(req, 503, 1, "overloaded", "out of memory decoding the request");
         return;
     }
@@ -399,7 +435,7 @@ static void process(fl_gateway *gw, fl_request *req, enum fl_body_format fmt)
     if (append_rc)
         FL_ERROR(MODULE, "stream append failed for %zu of %zu records: %s", n - accepted, n,
                  fl_strerror(append_rc));
-    count_records(gw, count, accepted);
+    count_records(gw, count, accepted, th.records);
     char shard_names[FL_STREAM_MAX_SHARDS][24];
     for (uint32_t s = 0; s < fl_stream_shard_count(gw->deps.stream); s++)
         snprintf(shard_names[s], sizeof shard_names[s], "shard-%04u", s);
@@ -409,14 +445,18 @@ static void process(fl_gateway *gw, fl_request *req, enum fl_body_format fmt)
         fl_respond_error_retry(req, 503, 1, "overloaded", "out of memory building the response");
         return;
     }
-    if (accepted)
+    if (accepted) {
         fl_respond_json(req, 200, &out);
-    else if (n > 0) /* records were valid but the stream refused them */
+    } else if (n > 0) { /* records were valid but the stream refused them */
         fl_respond_json_retry(req, 503, 1, &out);
-    else if (all_forbidden(count))
+    } else if (all_forbidden(count)) {
         fl_respond_json(req, 403, &out);
-    else
+    } else if (th.records) { /* nothing stored, and resending later can store something */
+        fl_counter_add(gw->throttle.requests_device, 1);
+        fl_respond_json_retry(req, 429, fl_throttle_retry_after_s(th.wait_us), &out);
+    } else {
         fl_respond_json(req, 400, &out);
+    }
 }
 
 void fl_handle_records(fl_gateway *gw, fl_request *req)

@@ -87,6 +87,8 @@ static void check_headers(fl_gateway *gw, fl_request *req, const char *method, c
     }
     if (fl_gateway_authorize(gw, req, method))
         return;
+    if (fl_gateway_throttle_request(gw, req)) /* 429 over throttle.key_rate (throttle_http.c) */
+        return;
     if (!req->route->has_body)
         return;
     const char *cl = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Content-Length");
@@ -309,6 +311,8 @@ int fl_gateway_start(const fl_gateway_deps *deps, fl_gateway **out)
         FL_ERROR(MODULE, "cannot start the slow-client sweeper: %s", fl_strerror(rc));
         goto fail;
     }
+    if ((rc = fl_gateway_throttle_init(gw)))
+        goto fail;
     if ((rc = bind_socket(deps->cfg->listen, &fd, &gw->port))) {
         FL_ERROR(MODULE, "cannot listen on %s: %s", deps->cfg->listen, fl_strerror(rc));
         goto fail;
@@ -330,6 +334,7 @@ int fl_gateway_start(const fl_gateway_deps *deps, fl_gateway **out)
 fail:
     fl_deadlines_destroy(gw->deadlines);
     fl_gateway_tls_free(&gw->tls);
+    fl_gateway_throttle_free(gw);
     fl_free(gw);
     return rc;
 }
@@ -373,5 +378,6 @@ void fl_gateway_stop(fl_gateway *gw)
         MHD_stop_daemon(gw->daemon);
     fl_deadlines_destroy(gw->deadlines); /* after the daemon: every connection is closed */
     fl_gateway_tls_free(&gw->tls);
+    fl_gateway_throttle_free(gw);
     fl_free(gw);
 }
