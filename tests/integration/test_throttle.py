@@ -1,12 +1,12 @@
 """Integration: throttling (docs/security.md "Throttling") against the real `fleetlake serve`.
 
 A. Per device: one device sending flat out for WINDOW seconds against throttle.device_rate=200,
-   device_burst=100 gets burst + rate x t records accepted (the rate within ±5 %); the rest get
+   device_burst=200 gets burst + rate x t records accepted (the rate within ±5 %); the rest get
    the per-record error `throttled`, requests with nothing accepted answer 429 + Retry-After;
    throttled records are neither stored nor dead-lettered; metrics count them; a quiet device
    sending at the same time is never throttled.
 B. Per caller (client address; auth is off here): a noisy client on 127.0.0.2 flooding the
-   server against throttle.key_rate=100, key_burst=20 gets the rate within ±5 % and 429s with
+   server against throttle.key_rate=100, key_burst=100 gets the rate within ±5 % and 429s with
    Retry-After 1 that are honoured (a retry after it succeeds); /healthz, /readyz and /metrics
    stay open to it; a quiet client on 127.0.0.3 at 20 requests/s never gets a 429, before or
    during the flood. Its latency p50/p99 with and without the flood are printed, not asserted
@@ -73,7 +73,9 @@ def metric(srv, name):
 
 
 # ---- A: per device ---------------------------------------------------------------------------
-RATE, BURST = 200, 100
+# A burst of one second's worth: a client stalled for up to 1 s (a loaded machine) loses no
+# tokens to the cap, so "flat out" stays flat out and the measured rate is the bucket's.
+RATE, BURST = 200, 200
 data_a = fltest.scratch_dir("throttle-device") + "/data"
 srv = fltest.Server(data_a, extra=["--set", f"throttle.device_rate={RATE}",
                                    "--set", f"throttle.device_burst={BURST}"]).start()
@@ -163,7 +165,7 @@ c.eq(len(fltest.stream_records(data_a, dead_letters=True)), 0,
      "throttled records are not dead-lettered")
 
 # ---- B: per caller (client address), noisy vs quiet -----------------------------------------
-KEY_RATE, KEY_BURST = 100, 20
+KEY_RATE, KEY_BURST = 100, 100
 data_b = fltest.scratch_dir("throttle-key") + "/data"
 srv = fltest.Server(data_b, extra=["--set", f"throttle.key_rate={KEY_RATE}",
                                    "--set", f"throttle.key_burst={KEY_BURST}"]).start()
@@ -230,19 +232,21 @@ c.check(len(base_st) >= 40 and len(noise_st) >= 40,
 c.eq(sorted(set(base_st)), [200], "quiet client without the flood: all 200")
 c.eq(sorted(set(noise_st)), [200], "quiet client during the flood: all 200, never 429")
 
-# The noisy address: drained, then probes stay open, and Retry-After is honoured.
+# The noisy address on another route: drained again, probes stay open, Retry-After is honoured.
 noisy_cl = Client(srv.port, "127.0.0.2")
-codes = [noisy_cl.request("GET", "/v1/stream")[0] for _ in range(KEY_BURST + 5)]
-c.check(429 in codes, f"the noisy address is throttled on every route: {codes}")
-st, hd, _ = noisy_cl.request("GET", "/v1/stream")
-c.eq(st, 429, "still throttled")
+for sent in range(1, 5000):
+    st, hd, body = noisy_cl.request("GET", "/v1/stream")
+    if st == 429:
+        break
+c.eq((st, json.loads(body)["error"]["code"], hd.get("retry-after")), (429, "throttled", "1"),
+     f"GET /v1/stream is throttled too (after {sent} requests)")
 c.eq([noisy_cl.request("GET", p)[0] for p in ("/healthz", "/readyz", "/metrics")],
      [200, 200, 200], "health, readiness and metrics are never throttled")
 time.sleep(int(hd["retry-after"]))
 c.eq(noisy_cl.request("GET", "/v1/stream")[0], 200, "a retry after Retry-After succeeds")
 noisy_cl.close()
 m = srv.metrics()
-c.check(m.get('fleetlake_throttled_requests_total{scope="key"}', 0) >= n429 + 2,
+c.check(m.get('fleetlake_throttled_requests_total{scope="key"}', 0) >= n429 + 1,
         "metric: requests throttled by caller")
 c.eq(m.get('fleetlake_throttle_buckets{scope="key"}'), 2, "metric: a bucket per caller address (probes take none)")
 c.eq(srv.stop(), 0, "serve stops")
