@@ -11,7 +11,9 @@ B. Per caller (client address; auth is off here): a noisy client on 127.0.0.2 fl
    stay open to it; a quiet client on 127.0.0.3 at 20 requests/s never gets a 429, before or
    during the flood. Its latency p50/p99 with and without the flood are printed, not asserted
    (timing on a shared machine is not a test).
-C. throttle.enabled=off: the same tiny limits throttle nothing."""
+C. throttle.enabled=off: the same tiny limits throttle nothing.
+D. Per API key (security.auth = on): two device keys on the same address have their own
+   buckets: the noisy key is throttled (the message names the key), the quiet one never is."""
 import http.client
 import json
 import multiprocessing
@@ -32,8 +34,9 @@ class Client:
     """A keep-alive HTTP client bound to a loopback source address, reconnecting when the
     server closes the connection (it may after answering before reading a body)."""
 
-    def __init__(self, port, source="127.0.0.1"):
+    def __init__(self, port, source="127.0.0.1", key=None):
         self.port, self.source, self.conn = port, source, None
+        self.auth = {"Authorization": "Bearer " + key} if key else {}
 
     def request(self, method, path, body=None, headers=None):
         for attempt in range(3):
@@ -41,7 +44,7 @@ class Client:
                 self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30,
                                                        source_address=(self.source, 0))
             try:
-                self.conn.request(method, path, body=body, headers=headers or {})
+                self.conn.request(method, path, body=body, headers={**self.auth, **(headers or {})})
                 r = self.conn.getresponse()
                 data = r.read()
                 if r.getheader("Connection", "").lower() == "close":
@@ -171,9 +174,9 @@ srv = fltest.Server(data_b, extra=["--set", f"throttle.key_rate={KEY_RATE}",
                                    "--set", f"throttle.key_burst={KEY_BURST}"]).start()
 
 
-def noisy_client(port, seconds, out):
-    """Flood from 127.0.0.2 in its own process (no shared GIL with the quiet client)."""
-    cl = Client(port, "127.0.0.2")
+def noisy_client(port, seconds, out, source="127.0.0.2", key=None):
+    """Flood from source in its own process (no shared GIL with the quiet client)."""
+    cl = Client(port, source, key)
     ok = throttled = 0
     retry_afters = set()
     t0 = time.monotonic()
@@ -190,9 +193,9 @@ def noisy_client(port, seconds, out):
     cl.close()
 
 
-def quiet_client(port, seconds):
-    """20 requests/s of one record from 127.0.0.3; returns (statuses, latencies in ms)."""
-    cl = Client(port, "127.0.0.3")
+def quiet_client(port, seconds, source="127.0.0.3", key=None):
+    """20 requests/s of one record from source; returns (statuses, latencies in ms)."""
+    cl = Client(port, source, key)
     statuses, lat = [], []
     t0 = time.monotonic()
     i = 0
@@ -264,5 +267,39 @@ cl.close()
 c.eq([(st, json.loads(b)["accepted"]) for st, _, b in results], [(200, 10)] * 10,
      "throttling off: 10 requests of 10 records of one device all accepted")
 c.check("throttling is off" in srv.log_text(), "a warning says throttling is off")
+c.eq(srv.stop(), 0, "serve stops")
+
+# ---- D: per API key ---------------------------------------------------------------------------
+data_d = fltest.scratch_dir("throttle-keys") + "/data"
+srv = fltest.Server(data_d, auth=True,
+                    extra=["--set", "throttle.key_rate=50", "--set", "throttle.key_burst=50"]).start()
+noisy_id, noisy_key = fltest.create_key(data_d, "device", "--name", "noisy")
+quiet_id, quiet_key = fltest.create_key(data_d, "device", "--name", "quiet")
+srv.key = fltest.create_key(data_d, "operator", "--name", "metrics")[1]  # for /metrics
+q = multiprocessing.Queue()
+noisy = multiprocessing.Process(target=noisy_client,
+                                args=(srv.port, 3.5, q, "127.0.0.1", noisy_key))
+noisy.start()
+time.sleep(0.5)
+quiet_st, quiet_lat = quiet_client(srv.port, 3.0, "127.0.0.1", quiet_key)
+ok, n429, noisy_retry, _ = q.get(timeout=120)
+noisy.join()
+print(f"D: noisy key {ok} x 200 + {n429} x 429; quiet key on the same address: "
+      f"{len(quiet_st)} requests, p50 {percentile(quiet_lat, 50):.2f} ms, "
+      f"p99 {percentile(quiet_lat, 99):.2f} ms", flush=True)
+c.check(n429 > 0 and noisy_retry == ["1"], f"the noisy key was throttled ({n429} 429s)")
+c.check(len(quiet_st) >= 25, f"quiet key sent {len(quiet_st)} requests")
+c.eq(sorted(set(quiet_st)), [200], "the quiet key on the same address: all 200, never 429")
+noisy_cl = Client(srv.port, key=noisy_key)
+for _ in range(5000):  # drain what refilled meanwhile
+    st, _, body = noisy_cl.post([record("noisy-key")])
+    if st == 429:
+        break
+noisy_cl.close()
+c.check(st == 429 and f"API key {noisy_id} is over throttle.key_rate"
+        in json.loads(body)["error"]["message"], "the 429 names the API key")
+m = srv.metrics()
+c.eq(m.get('fleetlake_throttle_buckets{scope="key"}'), 2,
+     "metric: a bucket per key (the operator's /metrics and /readyz are exempt)")
 c.eq(srv.stop(), 0, "serve stops")
 c.finish()
