@@ -19,6 +19,7 @@
 #include "jobs/jobs.h"
 #include "lake/lake.h"
 #include "monitor/monitor.h"
+#include "notify/notify.h"
 #include "process/process.h"
 #include "security/security.h"
 #include "sim/sim.h"
@@ -46,6 +47,7 @@ struct server {
     fl_summary_job *summary;
     fl_gateway *gateway;
     fl_keystore *keystore;
+    fl_alert_engine *alerts;
     pthread_t maintenance;
     int maintenance_started;
     pthread_t demo;
@@ -380,6 +382,22 @@ static int start_delivery(struct server *srv)
     return rc;
 }
 
+/* The alert engine (src/notify): before the processor, which feeds it every reading, and
+ * stopped after it. */
+static int start_alerts(struct server *srv)
+{
+    char meta[4200], err[512] = "";
+    int rc = fl_cli_path(meta, sizeof meta, srv->cfg.data_dir, "meta.db");
+    if (rc)
+        return rc;
+    fl_alert_engine_deps deps = {.cfg = &srv->cfg, .meta_path = meta,
+                                 .data_dir = srv->cfg.data_dir, .metrics = srv->metrics};
+    if ((rc = fl_alert_engine_start(&deps, &srv->alerts, err, sizeof err)))
+        FL_ERROR(MODULE, "cannot start the alert engine: %s%s%s", fl_strerror(rc),
+                 err[0] ? ": " : "", err);
+    return rc;
+}
+
 /* The real-time processor: stream into processed-data and device state (after raw delivery,
  * which created the lake's object store). */
 static int start_processor(struct server *srv)
@@ -388,7 +406,8 @@ static int start_processor(struct server *srv)
     int rc = fl_cli_path(meta, sizeof meta, srv->cfg.data_dir, "meta.db");
     if (rc)
         return rc;
-    fl_processor_deps deps = {&srv->cfg, srv->stream, srv->lake, meta, srv->metrics};
+    fl_processor_deps deps = {&srv->cfg, srv->stream, srv->lake, meta, srv->metrics,
+                              srv->alerts ? fl_alert_engine_observe : NULL, srv->alerts};
     if ((rc = fl_processor_start(&deps, &srv->processor)))
         FL_ERROR(MODULE, "cannot start the processor: %s", fl_strerror(rc));
     return rc;
@@ -470,12 +489,12 @@ static int start(struct server *srv)
                           srv->cfg.dead_letter_retention_bytes, &srv->dead_letters)))
         return rc;
     if ((rc = fl_metrics_create(&srv->metrics)) || (rc = open_audit(srv)) ||
-        (rc = start_delivery(srv)) ||
+        (rc = start_delivery(srv)) || (rc = start_alerts(srv)) ||
         (rc = start_processor(srv)) || (rc = start_compaction(srv)) ||
         (rc = start_summary(srv)))
         return rc;
     fl_gateway_deps deps = {&srv->cfg, srv->stream, srv->dead_letters, srv->metrics,
-                            srv->processor, srv->audit, srv->keystore};
+                            srv->processor, srv->audit, srv->keystore, srv->alerts};
     if ((rc = fl_gateway_start(&deps, &srv->gateway)))
         return rc;
     if ((rc = pthread_create(&srv->maintenance, NULL, maintenance_main, srv)))
@@ -502,6 +521,7 @@ static int stop(struct server *srv)
         srv->demo_stop = 1;
         pthread_join(srv->demo, NULL);
     }
+    fl_alert_engine_stop_checks(srv->alerts); /* it renders collectors the gateway owns */
     if (srv->gateway) {
         int64_t t0 = fl_time_mono_us();
         if (fl_gateway_drain(srv->gateway, srv->cfg.drain_timeout_s * FL_US_PER_SEC))
@@ -531,6 +551,7 @@ static int stop(struct server *srv)
             FL_INFO(MODULE, "flushed the processor in %.1f ms",
                     (double)(fl_time_mono_us() - t0) / 1000.0);
     }
+    fl_alert_engine_stop(srv->alerts); /* after the processor, its only feeder */
     if (srv->delivery) {
         /* After the gateway: nothing appends any more, so the drain reaches the stream head.
          * A failed final flush loses nothing (the records stay in the stream). */

@@ -65,6 +65,9 @@ const fl_config_entry fl_config_table[] = {
      "A request body must arrive in full within this time of its headers; otherwise 408 "
      "request_timeout and the connection is closed. 60 s moves ingest.max_body_bytes (8 MiB) "
      "over a 1.2 Mbit/s link; a client trickling its body is cut, whatever its rate."},
+    {"server.max_event_streams", FL_CFG_INT, "4", 1, 64, NULL, OFF(max_event_streams), 0,
+     "GET /v1/events (server-sent events) streams open at once; each holds an HTTP worker "
+     "thread while it waits for changes, so keep it well below server.threads (16)."},
     {"tls.cert_file", FL_CFG_STRING, "", 0, 0, NULL, OFF(tls_cert_file), SZ(tls_cert_file),
      "PEM certificate (chain) of the server. When set (with tls.key_file) the server speaks "
      "HTTPS only, TLS 1.2 and 1.3 with Mozilla's intermediate cipher list (docs/security.md). "
@@ -488,6 +491,41 @@ static const fl_config_entry role_entries[] = {
      "SQLite memory of one statement for this role; 0 = query.memory_bytes."},
 };
 
+#define R(f) IOFF(fl_rule_config, f)
+#define RS(f) ISZ(fl_rule_config, f)
+static const fl_config_entry rule_entries[] = {
+    {"type", FL_CFG_ENUM, "threshold", 0, 0, "anomaly|threshold|offline|pipeline", R(type),
+     RS(type),
+     "anomaly: the processor flagged a reading; threshold: a reading's field compared with a "
+     "value for `count` readings in a row; offline: a device silent for after_s; pipeline: "
+     "one of fleetlake's own signals (field) compared with value for after_s."},
+    {"severity", FL_CFG_ENUM, "warning", 0, 0, "info|warning|critical", R(severity),
+     RS(severity), "Severity of the alerts it opens (channels route by it)."},
+    {"field", FL_CFG_STRING, "", 0, 0, NULL, R(field), RS(field),
+     "threshold: temperature | humidity | pressure | anomaly_score. pipeline: consumer_lag "
+     "(records), freshness_s, ingest_error_rate (0-1), availability (0-1, non-5xx share of "
+     "responses), free_disk (0-1), fsync_latency_ms (mean), ingest_rate (records/s)."},
+    {"op", FL_CFG_ENUM, ">", 0, 0, ">|>=|<|<=", R(op), RS(op),
+     "Comparison that makes the condition true: field op value."},
+    {"value", FL_CFG_STRING, "0", 0, 0, NULL, R(value), RS(value), "The number compared with."},
+    {"count", FL_CFG_INT, "1", 1, 1000000, NULL, R(count), 0,
+     "threshold: readings in a row that must meet the condition before the alert opens."},
+    {"clear_count", FL_CFG_INT, "3", 1, 1000000, NULL, R(clear_count), 0,
+     "anomaly/threshold: normal readings in a row that resolve the alert automatically."},
+    {"after_s", FL_CFG_SECONDS, "0", 0, 30 * 86400, NULL, R(after_s), 0,
+     "offline: silence before a device is offline (0 = process.offline_after_s). pipeline: "
+     "how long the condition must hold (and stay clear) before the alert opens (resolves)."},
+    {"cooldown_s", FL_CFG_SECONDS, "60", 0, 30 * 86400, NULL, R(cooldown_s), 0,
+     "After an alert of this rule and device resolves, the same condition does not open a new "
+     "one for this long (a flapping sensor makes one alert, not a thousand)."},
+    {"renotify_s", FL_CFG_SECONDS, "0", 0, 30 * 86400, NULL, R(renotify_s), 0,
+     "Notify again every this long while the alert is open and unacknowledged; 0 = never."},
+    {"fleets", FL_CFG_STRING, "", 0, 0, NULL, R(fleets), RS(fleets),
+     "Comma-separated [fleet.NAME]s this rule watches; empty = every device."},
+    {"enabled", FL_CFG_ENUM, "on", 0, 0, "on|off", R(enabled), RS(enabled),
+     "off disables the rule (also a built-in default rule of the same name)."},
+};
+
 const fl_config_instance_type fl_config_instance_types[] = {
     {"fleet", fleet_entries, sizeof fleet_entries / sizeof fleet_entries[0],
      sizeof(fl_fleet_config), FL_CONFIG_MAX_FLEETS, OFF(fleets), OFF(fleet_count),
@@ -501,6 +539,19 @@ const fl_config_instance_type fl_config_instance_types[] = {
      "data_engineer, data_analyst, ...); 0 keeps the [query] value. A cap above [query]'s is "
      "lowered to it.",
      "[role.developer]\nquery_timeout_s = 10\nquery_max_rows = 10000\nquery_memory_bytes = 64MiB"},
+    {"rule", rule_entries, sizeof rule_entries / sizeof rule_entries[0], sizeof(fl_rule_config),
+     FL_CONFIG_MAX_RULES, OFF(rules), OFF(rule_count), IOFF(fl_rule_config, name),
+     ISZ(fl_rule_config, name),
+     "Alert rules (docs/alerts.md). Built-in rules exist from the start; change any key of "
+     "one, or switch it off with enabled = off: anomaly (type anomaly, warning), "
+     "pipeline_freshness (freshness_s > 30 for 60 s, critical), pipeline_error_rate "
+     "(ingest_error_rate > 0.01 for 300 s, warning), pipeline_availability (availability < "
+     "0.999 for 300 s, critical), pipeline_consumer_lag (consumer_lag > 1000000 for 60 s, "
+     "warning), pipeline_free_disk (free_disk < 0.1 for 60 s, critical), "
+     "pipeline_fsync_latency (fsync_latency_ms > 500 for 60 s, warning). `serve "
+     "--print-config` lists them.",
+     "[rule.hot_cargo]\ntype = threshold\nfield = temperature\nop = >\nvalue = 8\ncount = 3\n"
+     "severity = critical\nfleets = seoul"},
 };
 const size_t fl_config_instance_type_count =
     sizeof fl_config_instance_types / sizeof fl_config_instance_types[0];
@@ -555,23 +606,28 @@ static int set_instance_value(fl_config *cfg, const char *name, const char *valu
             if (strlen(cname) == nlen && strncmp(cname, iname, nlen) == 0)
                 inst = cand;
         }
-        if (!inst) {
-            if (*count >= (int64_t)it->max_instances) {
-                snprintf(err, errlen, "%s: more than %zu [%s.NAME] sections", name,
-                         it->max_instances, it->prefix);
-                return FL_ECONFIG;
-            }
-            inst = array + (size_t)*count * it->instance_size;
-            memset(inst, 0, it->instance_size);
-            char errd[8];
-            for (size_t i = 0; i < it->entry_count; i++) /* defaults cannot fail */
-                (void)set_field(inst, &it->entries[i], it->entries[i].name,
-                                it->entries[i].default_value, errd, sizeof errd);
-            memcpy(inst + it->name_offset, iname, nlen);
-            inst[it->name_offset + nlen] = 0;
-            (*count)++;
+        if (inst)
+            return set_field(inst, e, name, value, err, errlen);
+        if (*count >= (int64_t)it->max_instances) {
+            snprintf(err, errlen, "%s: more than %zu [%s.NAME] sections", name,
+                     it->max_instances, it->prefix);
+            return FL_ECONFIG;
         }
-        return set_field(inst, e, name, value, err, errlen);
+        /* A new instance: defaults, then the key; it exists only if the key was valid. */
+        inst = array + (size_t)*count * it->instance_size;
+        memset(inst, 0, it->instance_size);
+        char errd[8];
+        for (size_t i = 0; i < it->entry_count; i++) /* defaults cannot fail */
+            (void)set_field(inst, &it->entries[i], it->entries[i].name,
+                            it->entries[i].default_value, errd, sizeof errd);
+        memcpy(inst + it->name_offset, iname, nlen);
+        inst[it->name_offset + nlen] = 0;
+        int rc = set_field(inst, e, name, value, err, errlen);
+        if (rc)
+            memset(inst, 0, it->instance_size);
+        else
+            (*count)++;
+        return rc;
     }
     return FL_ENOTFOUND;
 }
@@ -590,6 +646,42 @@ int fl_config_set_value(fl_config *cfg, const char *name, const char *value, cha
     return rc;
 }
 
+/* Built-in named instances, present unless the configuration changes or disables them
+ * (`[rule.NAME] enabled = off`): the alert rules every installation starts with — anomaly
+ * alerts, and the reference's §10.2 targets as pipeline alarms. */
+static const char *const builtin_instances[] = {
+    "rule.anomaly.type=anomaly",
+    "rule.pipeline_freshness.type=pipeline",
+    "rule.pipeline_freshness.field=freshness_s",
+    "rule.pipeline_freshness.value=30",
+    "rule.pipeline_freshness.after_s=60",
+    "rule.pipeline_freshness.severity=critical",
+    "rule.pipeline_error_rate.type=pipeline",
+    "rule.pipeline_error_rate.field=ingest_error_rate",
+    "rule.pipeline_error_rate.value=0.01",
+    "rule.pipeline_error_rate.after_s=300",
+    "rule.pipeline_availability.type=pipeline",
+    "rule.pipeline_availability.field=availability",
+    "rule.pipeline_availability.op=<",
+    "rule.pipeline_availability.value=0.999",
+    "rule.pipeline_availability.after_s=300",
+    "rule.pipeline_availability.severity=critical",
+    "rule.pipeline_consumer_lag.type=pipeline",
+    "rule.pipeline_consumer_lag.field=consumer_lag",
+    "rule.pipeline_consumer_lag.value=1000000",
+    "rule.pipeline_consumer_lag.after_s=60",
+    "rule.pipeline_free_disk.type=pipeline",
+    "rule.pipeline_free_disk.field=free_disk",
+    "rule.pipeline_free_disk.op=<",
+    "rule.pipeline_free_disk.value=0.1",
+    "rule.pipeline_free_disk.after_s=60",
+    "rule.pipeline_free_disk.severity=critical",
+    "rule.pipeline_fsync_latency.type=pipeline",
+    "rule.pipeline_fsync_latency.field=fsync_latency_ms",
+    "rule.pipeline_fsync_latency.value=500",
+    "rule.pipeline_fsync_latency.after_s=60",
+};
+
 void fl_config_defaults(fl_config *cfg)
 {
     char err[256];
@@ -602,6 +694,11 @@ void fl_config_defaults(fl_config *cfg)
             abort();
         }
     }
+    for (size_t i = 0; i < sizeof builtin_instances / sizeof builtin_instances[0]; i++)
+        if (fl_config_set(cfg, builtin_instances[i], err, sizeof err)) {
+            fprintf(stderr, "BUG: built-in %s: %s\n", builtin_instances[i], err);
+            abort();
+        }
 }
 
 struct load_ctx {

@@ -32,6 +32,25 @@ typedef struct fl_role_config {
     int64_t query_memory_bytes;
 } fl_role_config;
 
+#define FL_CONFIG_MAX_RULES 64
+
+/* [rule.NAME]: one alert rule (src/notify, docs/alerts.md). */
+typedef struct fl_rule_config {
+    char name[64];
+    char type[16];     /* anomaly | threshold | offline | pipeline */
+    char severity[16]; /* info | warning | critical */
+    char field[32];    /* threshold: reading field; pipeline: signal */
+    char op[4];        /* > >= < <= */
+    char value[32];    /* threshold number */
+    int64_t count;
+    int64_t clear_count;
+    int64_t after_s;
+    int64_t cooldown_s;
+    int64_t renotify_s;
+    char fleets[256];
+    char enabled[8];
+} fl_rule_config;
+
 typedef struct fl_config {
     /* [server] */
     char listen[256];
@@ -46,6 +65,7 @@ typedef struct fl_config {
     int64_t max_connections_per_client;
     int64_t header_timeout_s;
     int64_t body_timeout_s;
+    int64_t max_event_streams;
     /* [tls] */
     char tls_cert_file[4096];
     char tls_key_file[4096];
@@ -136,6 +156,8 @@ typedef struct fl_config {
     int64_t fleet_count;
     fl_role_config roles[FL_CONFIG_MAX_ROLES];
     int64_t role_count;
+    fl_rule_config rules[FL_CONFIG_MAX_RULES];
+    int64_t rule_count;
 } fl_config;
 
 enum fl_config_type { FL_CFG_STRING, FL_CFG_INT, FL_CFG_BYTES, FL_CFG_SECONDS, FL_CFG_ENUM };

@@ -14,6 +14,7 @@
 #include "audit/audit.h"
 #include "core/core.h"
 #include "monitor/monitor.h"
+#include "notify/notify.h"
 #include "process/process.h"
 #include "security/security.h"
 #include "stream/stream.h"
@@ -28,6 +29,7 @@ typedef struct fl_gateway_deps {
     fl_processor *processor;  /* device routes; may be NULL (they answer 503) */
     fl_audit_log *audit;      /* one entry per request; NULL when audit.enabled = off */
     fl_keystore *keystore;    /* API keys; NULL only with security.auth = off */
+    fl_alert_engine *alerts;  /* alert routes; NULL: they answer 503 */
 } fl_gateway_deps;
 
 /* Bind cfg->listen (port 0 picks a free port) and start serving. Until

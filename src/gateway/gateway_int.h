@@ -120,6 +120,7 @@ struct fl_gateway {
     atomic_long ingest_busy; /* POST /v1/records being processed (bounded) */
     atomic_ulong next_request_id;
     atomic_long queries_running; /* POST /v1/query statements open (query.c) */
+    atomic_long event_streams;   /* GET /v1/events streams open (alerts.c) */
     fl_ingest_limits limits;
     struct gateway_metrics m;
     struct gateway_throttle throttle;
@@ -168,6 +169,10 @@ void fl_handle_keys_list(fl_gateway *gw, fl_request *req);
 void fl_handle_keys_create(fl_gateway *gw, fl_request *req);
 void fl_handle_keys_revoke(fl_gateway *gw, fl_request *req); /* /v1/keys/{id}/revoke */
 void fl_handle_whoami(fl_gateway *gw, fl_request *req);
+/* alerts.c */
+void fl_handle_alerts(fl_gateway *gw, fl_request *req);
+void fl_handle_alert_action(fl_gateway *gw, fl_request *req); /* /v1/alerts/{id}/ack|resolve */
+void fl_handle_events(fl_gateway *gw, fl_request *req);
 void fl_handle_config(fl_gateway *gw, fl_request *req);
 
 /* throttle_http.c — create the tables from throttle.* and register the metrics (0 or an

@@ -20,6 +20,9 @@ const fl_route fl_gateway_routes[] = {
     {"POST", "/v1/keys", "/v1/keys", fl_handle_keys_create, 1, 0},
     {"POST", "/v1/keys/", "/v1/keys/{id}/revoke", fl_handle_keys_revoke, 0, 1},
     {"GET", "/v1/config", "/v1/config", fl_handle_config, 0, 0},
+    {"GET", "/v1/alerts", "/v1/alerts", fl_handle_alerts, 0, 0},
+    {"POST", "/v1/alerts/", "/v1/alerts/{id}/{ack|resolve}", fl_handle_alert_action, 0, 1},
+    {"GET", "/v1/events", "/v1/events", fl_handle_events, 0, 0},
 };
 const size_t fl_gateway_route_count = sizeof fl_gateway_routes / sizeof fl_gateway_routes[0];
 

@@ -32,6 +32,9 @@
 #include <stdint.h>
 
 #include "core/core.h"
+#include "monitor/monitor.h"
+#include "process/process.h"
+#include "security/security.h"
 
 typedef enum fl_severity {
     FL_SEVERITY_INFO = 0,
@@ -86,5 +89,82 @@ FL_MUST_USE int fl_notify_outbox_init(sqlite3 *db);
  * matches), or an error. */
 FL_MUST_USE int fl_notify_enqueue(sqlite3 *db, const fl_config *cfg, const fl_alert *a,
                                   const char *event);
+
+/* ---- the alert engine (engine.c, rules.c, store.c; docs/alerts.md) ------------------------
+ *
+ *
+ * Flow. The processor calls fl_alert_engine_observe for every new (non-duplicate) reading it
+ * scores, from its per-shard threads. Per-reading rules (anomaly, threshold) keep a small
+ * per-device counter state in a per-shard table and emit TRIGGER / CLEAR events into a bounded
+ * queue (a full queue makes the observer wait: backpressure, never loss). The engine thread
+ * applies events to meta.db's `alerts` table, one transaction per batch of events, together
+ * with the notifications each change enqueues (fl_notify_enqueue), then wakes the dispatcher
+ * and the server-sent-event subscribers. Once a second it checks devices gone silent
+ * (offline rules), fleetlake's own signals (pipeline rules, read from the metrics registry)
+ * and re-notifications.
+ *
+ * Life cycle: open -> acknowledged -> resolved. One open (or acknowledged) alert per dedup key
+ * (rule + device, or the rule alone for pipeline alerts); further TRIGGERs only update its
+ * value and time. CLEAR resolves it ("auto"); a person may acknowledge or resolve it through
+ * the API. After a resolve, the same dedup key opens no new alert for the rule's cooldown_s. */
+typedef struct fl_alert_engine fl_alert_engine;
+
+typedef int (*fl_notify_enqueue_fn)(sqlite3 *db, const fl_config *cfg, const fl_alert *a,
+                                    const char *event);
+
+typedef struct fl_alert_engine_deps {
+    const fl_config *cfg;      /* [rule.NAME] sections, fleets; borrowed */
+    const char *meta_path;     /* meta.db: the engine opens its own connection */
+    const char *data_dir;      /* for the free_disk signal */
+    fl_metrics *metrics;       /* pipeline signals are read from it; engine metrics go to it */
+    fl_notify_enqueue_fn enqueue; /* fl_notify_enqueue, or NULL: no channels */
+    void (*kick)(void *ctx);      /* wake the dispatcher after a commit (NULL: none) */
+    void *kick_ctx;
+} fl_alert_engine_deps;
+
+/* Validate the rules (err names the rule and key), create the `alerts` table, load open
+ * alerts and the devices' last-seen times, and start the engine thread. */
+FL_MUST_USE int fl_alert_engine_start(const fl_alert_engine_deps *deps, fl_alert_engine **out,
+                                      char *err, size_t errlen);
+/* Stop reading the metrics registry (pipeline rules): call before the modules whose
+ * collectors it renders (the gateway, compaction) are destroyed. Accepts NULL. */
+void fl_alert_engine_stop_checks(fl_alert_engine *e);
+/* Apply what is queued and stop. Accepts NULL. */
+void fl_alert_engine_stop(fl_alert_engine *e);
+
+/* The processor's observer (fl_processor_deps.observe): one scored reading of shard. */
+void fl_alert_engine_observe(void *engine, uint32_t shard, const fl_processed *p,
+                             int64_t arrival_us);
+
+/* ---- the API -------------------------------------------------------------------------------- */
+
+typedef struct fl_alert_filter {
+    int state;           /* -1: any */
+    int min_severity;    /* -1: any */
+    const char *device;  /* NULL: any */
+    const char *rule;    /* NULL: any */
+    int64_t before_id;   /* paging: ids below this (0: from the newest) */
+    size_t limit;
+    const fl_access *access; /* rows the caller may see (NULL: all) */
+} fl_alert_filter;
+
+/* Newest first. *out (fl_free) holds *n alerts; *more is 1 when older ones match. */
+FL_MUST_USE int fl_alert_engine_list(fl_alert_engine *e, const fl_alert_filter *f,
+                                     fl_alert **out, size_t *n, int *more);
+/* Acknowledge / resolve alert id on behalf of actor (a key id, or "" with auth off).
+ * FL_ENOTFOUND for no such alert (or one access may not see); FL_EINVAL when the transition is
+ * not allowed (acknowledging a resolved alert). *out is the alert after the change. */
+FL_MUST_USE int fl_alert_engine_ack(fl_alert_engine *e, int64_t id, const char *actor,
+                                    const fl_access *access, fl_alert *out);
+FL_MUST_USE int fl_alert_engine_resolve(fl_alert_engine *e, int64_t id, const char *actor,
+                                        const fl_access *access, fl_alert *out);
+
+/* Server-sent events: every alert change gets a sequence number. Waits up to timeout_us for
+ * changes after *cursor the caller may see, appends them to out as SSE frames ("id: N\nevent:
+ * alert\ndata: {json}\n\n"), advances *cursor. Returns the number of frames (0 on timeout), or
+ * a negative code. *cursor = 0 starts at the current end. Changes older than the ring (the
+ * last 1024) are skipped. */
+int fl_alert_engine_events(fl_alert_engine *e, uint64_t *cursor, const fl_access *access,
+                           fl_buf *out, int64_t timeout_us);
 
 #endif

@@ -367,6 +367,10 @@ static int process_one(proc_consumer *c, const fl_stream_record *rec, const fl_r
     if (out.quality_flags & FL_QUALITY_DUPLICATE) {
         count(c->o.metrics.duplicates, 1); /* first wins: not written */
     } else {
+        if (c->o.observe) {
+            out.device_id = id;
+            c->o.observe(c->o.observe_ctx, c->o.shard, &out, rec->arrival_us);
+        }
         count(c->o.metrics.records, 1);
         if (part->n == 0)
             part->first_seq = rec->seq;

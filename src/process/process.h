@@ -208,6 +208,11 @@ typedef struct fl_processor_deps {
     fl_objstore *store;    /* the lake */
     const char *meta_path; /* meta.db; each consumer opens its own connection */
     fl_metrics *metrics;   /* may be NULL */
+    /* Called for every new (non-duplicate) scored reading, from the shard's thread, before it
+     * is committed (alerting: src/notify). Must be quick; may block briefly for backpressure.
+     * After a crash, readings after the last commit are observed again. NULL: none. */
+    void (*observe)(void *ctx, uint32_t shard, const fl_processed *p, int64_t arrival_us);
+    void *observe_ctx;
 } fl_processor_deps;
 
 /* Recover every consumer (orphans, checkpoints, device states) and start one thread per

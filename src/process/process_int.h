@@ -170,6 +170,8 @@ typedef struct proc_consumer_options {
     void *crash_ctx;
     int64_t retry_backoff_min_us, retry_backoff_max_us; /* 0 = 1 s, 30 s */
     proc_metrics metrics;
+    void (*observe)(void *ctx, uint32_t shard, const fl_processed *p, int64_t arrival_us);
+    void *observe_ctx;
 } proc_consumer_options;
 
 typedef struct proc_consumer {

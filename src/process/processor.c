@@ -311,6 +311,8 @@ static int setup_consumer(fl_processor *p, struct proc_thread *t, uint32_t shard
         .buffer_bytes = cfg->process_buffer_bytes,
         .max_devices = (size_t)cfg->process_max_devices_per_shard,
         .codec = FL_PQ_SNAPPY,
+        .observe = p->deps.observe,
+        .observe_ctx = p->deps.observe_ctx,
     };
     consumer_metrics(p, &o.metrics);
     if ((rc = proc_consumer_create(&o, &t->core)))

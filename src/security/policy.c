@@ -25,6 +25,10 @@ const fl_policy_entry fl_policy_table[] = {
     {"GET", "/v1/tables", DVL | ENG | ANA, 0},
     {"GET", "/v1/tables/{name}", DVL | ENG | ANA, 0},
     {"POST", "/v1/query", DVL | ENG | ANA, 0},
+    /* alerts: operators and the people who act on them (rows still limited by attributes) */
+    {"GET", "/v1/alerts", ENG | ANA | OPS, 0},
+    {"POST", "/v1/alerts/{id}/{ack|resolve}", ENG | OPS, 0},
+    {"GET", "/v1/events", ENG | ANA | OPS, 0},
     /* health */
     {"GET", "/metrics", ENG | OPS | ADM, 0},
     {"GET", "/healthz", FL_ROLES_ALL, 1},

@@ -33,6 +33,9 @@ EXPECTED = {
     ("POST", "/v1/keys"): {"admin"},
     ("POST", "/v1/keys/{id}/revoke"): {"admin"},
     ("GET", "/v1/config"): {"admin"},
+    ("GET", "/v1/alerts"): {"data_engineer", "data_analyst", "operator"},
+    ("POST", "/v1/alerts/{id}/{ack|resolve}"): {"data_engineer", "operator"},
+    ("GET", "/v1/events"): {"data_engineer", "data_analyst", "operator"},
 }
 PUBLIC = {("GET", "/healthz")}
 
@@ -41,6 +44,7 @@ CALLS = {
     "/v1/devices/{id}": "/v1/devices/truck-1",
     "/v1/tables/{name}": "/v1/tables/processed_sensor_data",
     "/v1/keys/{id}/revoke": "/v1/keys/0000000000000000/revoke",
+    "/v1/alerts/{id}/{ack|resolve}": "/v1/alerts/999999/ack",
 }
 BODIES = {
     "/v1/records": (json.dumps(fltest.record("truck-1", "2026-11-25T01:00:00Z")),
@@ -81,6 +85,17 @@ def call(method, route, key, path=None):
     h = {"Content-Type": ctype} if ctype else {}
     if key:
         h["Authorization"] = "Bearer " + key
+    if route == "/v1/events":  # a stream: read the status and headers only
+        import http.client
+        c = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=30)
+        try:
+            c.request(method, path, headers=h)
+            r = c.getresponse()
+            st_, hd_ = r.status, dict((k.lower(), v) for k, v in r.getheaders())
+            data_ = r.read() if st_ != 200 else b""
+            return st_, hd_, data_
+        finally:
+            c.close()
     st, hd, data_ = srv.request(method, path, body.encode() if body else None, h)
     return st, hd, data_
 

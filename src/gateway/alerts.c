@@ -1,0 +1,220 @@
+/* alerts.c — the alert routes: GET /v1/alerts (filters, paging), POST /v1/alerts/{id}/ack and
+ * /resolve, and GET /v1/events (server-sent events of alert changes). Every answer is limited
+ * to the alerts the caller's key may see (its fleets and devices; pipeline alerts only for
+ * keys that see every device).
+ *
+ * /v1/events holds one HTTP worker thread per open stream (the content callback waits for
+ * changes up to 5 s, then sends a keep-alive comment), so server.max_event_streams bounds
+ * them well below server.threads. */
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gateway/gateway_int.h"
+
+#define ALERTS_LIMIT_DEFAULT 100
+#define ALERTS_LIMIT_MAX 1000
+#define EVENTS_WAIT_US (5 * FL_US_PER_SEC) /* also how long a drain may wait for a stream */
+
+static const char *arg(fl_request *req, const char *name)
+{
+    const char *v = MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+    return v && *v ? v : NULL;
+}
+
+static int unavailable(fl_gateway *gw, fl_request *req)
+{
+    if (gw->deps.alerts)
+        return 0;
+    fl_respond_error_retry(req, 503, 5, "unavailable", "the alert engine is not running");
+    return 1;
+}
+
+void fl_handle_alerts(fl_gateway *gw, fl_request *req)
+{
+    if (unavailable(gw, req))
+        return;
+    fl_alert_filter f = {.state = -1, .min_severity = -1, .access = &req->access};
+    const char *st = arg(req, "state"), *sev = arg(req, "severity"), *lim = arg(req, "limit"),
+               *cur = arg(req, "cursor");
+    f.device = arg(req, "device_id");
+    f.rule = arg(req, "rule");
+    if (st) {
+        f.state = strcmp(st, "open") == 0           ? FL_ALERT_OPEN
+                  : strcmp(st, "acknowledged") == 0 ? FL_ALERT_ACKNOWLEDGED
+                  : strcmp(st, "resolved") == 0     ? FL_ALERT_RESOLVED
+                                                    : -2;
+        if (f.state == -2) {
+            fl_respond_error(req, 400, "bad_parameter",
+                             "state must be open, acknowledged or resolved");
+            return;
+        }
+    }
+    fl_severity s;
+    if (sev) {
+        if (fl_severity_parse(sev, &s)) {
+            fl_respond_error(req, 400, "bad_parameter",
+                             "severity must be info, warning or critical (the minimum)");
+            return;
+        }
+        f.min_severity = (int)s;
+    }
+    char *end;
+    long limit = lim ? strtol(lim, &end, 10) : ALERTS_LIMIT_DEFAULT;
+    if ((lim && *end) || limit < 1 || limit > ALERTS_LIMIT_MAX) {
+        fl_respond_error(req, 400, "bad_parameter", "limit must be an integer in 1..%d",
+                         ALERTS_LIMIT_MAX);
+        return;
+    }
+    f.limit = (size_t)limit;
+    if (cur) {
+        long long c = strtoll(cur, &end, 10);
+        if (*end || c < 1) {
+            fl_respond_error(req, 400, "bad_parameter", "cursor is not one this server returned");
+            return;
+        }
+        f.before_id = c;
+    }
+    fl_alert *v = NULL;
+    size_t n = 0;
+    int more = 0;
+    int rc = fl_alert_engine_list(gw->deps.alerts, &f, &v, &n, &more);
+    fl_buf b = {0};
+    rc = rc ? rc : fl_buf_append_cstr(&b, "{\"alerts\":[");
+    for (size_t i = 0; !rc && i < n; i++) {
+        rc = i ? fl_buf_append_cstr(&b, ",") : 0;
+        rc = rc ? rc : fl_alert_to_json(&v[i], &b);
+    }
+    if (!rc && more && n)
+        rc = fl_buf_printf(&b, "],\"next_cursor\":\"%lld\"}\n", (long long)v[n - 1].id);
+    else if (!rc)
+        rc = fl_buf_append_cstr(&b, "],\"next_cursor\":null}\n");
+    fl_free(v);
+    if (rc) {
+        fl_buf_free(&b);
+        fl_respond_error(req, 500, "internal", "cannot list alerts: %s", fl_strerror(rc));
+        return;
+    }
+    fl_respond_json(req, 200, &b);
+}
+
+/* POST /v1/alerts/{id}/ack | /resolve */
+void fl_handle_alert_action(fl_gateway *gw, fl_request *req)
+{
+    if (unavailable(gw, req))
+        return;
+    const char *rest = req->url + strlen("/v1/alerts/");
+    char *end;
+    long long id = strtoll(rest, &end, 10);
+    int ack = strcmp(end, "/ack") == 0, resolve = strcmp(end, "/resolve") == 0;
+    if (end == rest || id < 1 || (!ack && !resolve)) {
+        fl_respond_error(req, 404, "not_found", "no route POST %s", req->url);
+        return;
+    }
+    fl_alert a;
+    int rc = ack ? fl_alert_engine_ack(gw->deps.alerts, id, req->key_id, &req->access, &a)
+                 : fl_alert_engine_resolve(gw->deps.alerts, id, req->key_id, &req->access, &a);
+    if (rc == FL_ENOTFOUND) {
+        fl_respond_error(req, 404, "not_found", "no alert %lld", id);
+        return;
+    }
+    if (rc == FL_EINVAL) {
+        fl_respond_error(req, 409, "conflict", "alert %lld is already %s", id,
+                         ack ? "acknowledged or resolved" : "resolved");
+        return;
+    }
+    fl_buf b = {0};
+    rc = rc ? rc : fl_alert_to_json(&a, &b);
+    rc = rc ? rc : fl_buf_append_cstr(&b, "\n");
+    if (rc) {
+        fl_buf_free(&b);
+        fl_respond_error(req, 503, "unavailable", "cannot change the alert: %s", fl_strerror(rc));
+        return;
+    }
+    fl_respond_json(req, 200, &b);
+}
+
+/* ---- server-sent events -------------------------------------------------------------------- */
+
+struct event_stream {
+    fl_gateway *gw;
+    fl_access access;
+    uint64_t cursor;
+    fl_buf pending;
+    size_t sent; /* bytes of pending already handed to MHD */
+};
+
+static ssize_t events_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)pos;
+    struct event_stream *s = cls;
+    while (s->sent == s->pending.len) {
+        if (atomic_load(&s->gw->draining))
+            return MHD_CONTENT_READER_END_OF_STREAM;
+        s->pending.len = 0;
+        s->sent = 0;
+        int n = fl_alert_engine_events(s->gw->deps.alerts, &s->cursor, &s->access, &s->pending,
+                                       EVENTS_WAIT_US);
+        if (n < 0)
+            return MHD_CONTENT_READER_END_WITH_ERROR;
+        if (n == 0 && fl_buf_append_cstr(&s->pending, ": keep-alive\n\n"))
+            return MHD_CONTENT_READER_END_WITH_ERROR;
+    }
+    size_t k = s->pending.len - s->sent;
+    if (k > max)
+        k = max;
+    memcpy(buf, s->pending.data + s->sent, k);
+    s->sent += k;
+    return (ssize_t)k;
+}
+
+static void events_free(void *cls)
+{
+    struct event_stream *s = cls;
+    atomic_fetch_sub(&s->gw->event_streams, 1);
+    fl_buf_free(&s->pending);
+    fl_free(s);
+}
+
+void fl_handle_events(fl_gateway *gw, fl_request *req)
+{
+    if (unavailable(gw, req))
+        return;
+    if (atomic_fetch_add(&gw->event_streams, 1) >= gw->deps.cfg->max_event_streams) {
+        atomic_fetch_sub(&gw->event_streams, 1);
+        fl_respond_error_retry(req, 503, 5, "busy",
+                               "server.max_event_streams event streams are open");
+        return;
+    }
+    struct event_stream *s = fl_calloc(1, sizeof *s);
+    if (!s) {
+        atomic_fetch_sub(&gw->event_streams, 1);
+        fl_respond_error_retry(req, 503, 1, "overloaded", "out of memory");
+        return;
+    }
+    s->gw = gw;
+    s->access = req->access;
+    /* Last-Event-ID resumes after that change when it is still in the ring. */
+    const char *last = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Last-Event-ID");
+    s->cursor = last ? strtoull(last, NULL, 10) : 0;
+    if (fl_buf_append_cstr(&s->pending, "retry: 2000\n\n")) {
+        events_free(s);
+        fl_respond_error_retry(req, 503, 1, "overloaded", "out of memory");
+        return;
+    }
+    struct MHD_Response *resp =
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, events_read, s, events_free);
+    if (!resp) {
+        events_free(s);
+        return;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+    MHD_add_response_header(resp, "X-Request-Id", req->request_id);
+    if (MHD_queue_response(req->conn, 200, resp) == MHD_YES) {
+        req->responded = 1;
+        req->status = 200;
+    }
+    MHD_destroy_response(resp);
+}

@@ -1,0 +1,121 @@
+/* rules.c — alert rules: the [rule.NAME] config sections (built-in ones included, see
+ * builtin_instances in src/core/config.c), parsed and validated. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "notify/engine_int.h"
+
+static const char *const type_names[] = {"anomaly", "threshold", "offline", "pipeline"};
+static const char *const field_names[] = {"temperature", "humidity", "pressure", "anomaly_score"};
+static const char *const signal_names[] = {"consumer_lag",     "freshness_s", "ingest_error_rate",
+                                           "availability",     "free_disk",   "fsync_latency_ms",
+                                           "ingest_rate"};
+static const char *const op_names[] = {">", ">=", "<", "<="};
+
+const char *fl_rule_type_name(enum rule_type t)
+{
+    return (unsigned)t < 4 ? type_names[t] : "?";
+}
+
+const char *fl_pipeline_signal_name(int s)
+{
+    return (unsigned)s < SIG_COUNT ? signal_names[s] : "?";
+}
+
+int fl_rule_holds(enum rule_op op, double v, double t)
+{
+    switch (op) {
+    case OP_GT: return v > t;
+    case OP_GE: return v >= t;
+    case OP_LT: return v < t;
+    case OP_LE: return v <= t;
+    }
+    return 0;
+}
+
+static int index_of(const char *const *names, size_t n, const char *v)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(names[i], v) == 0)
+            return (int)i;
+    return -1;
+}
+
+static int parse_one(const fl_config *cfg, const fl_rule_config *c, rule *r, char *err,
+                     size_t errlen)
+{
+    memset(r, 0, sizeof *r);
+    snprintf(r->name, sizeof r->name, "%s", c->name);
+    int t = index_of(type_names, 4, c->type);
+    int op = index_of(op_names, 4, c->op);
+    if (t < 0 || op < 0 || fl_severity_parse(c->severity, &r->severity)) {
+        snprintf(err, errlen, "[rule.%s]: bad type, op or severity", c->name);
+        return FL_ECONFIG;
+    }
+    r->type = (enum rule_type)t;
+    r->op = (enum rule_op)op;
+    char *end;
+    errno = 0;
+    r->value = strtod(c->value, &end);
+    if (end == c->value || *end || errno) {
+        snprintf(err, errlen, "[rule.%s] value: '%s' is not a number", c->name, c->value);
+        return FL_ECONFIG;
+    }
+    r->field = -1;
+    if (r->type == RULE_THRESHOLD &&
+        (r->field = index_of(field_names, 4, c->field)) < 0) {
+        snprintf(err, errlen,
+                 "[rule.%s] field: '%s' is not temperature, humidity, pressure or anomaly_score",
+                 c->name, c->field);
+        return FL_ECONFIG;
+    }
+    if (r->type == RULE_PIPELINE && (r->field = index_of(signal_names, SIG_COUNT, c->field)) < 0) {
+        snprintf(err, errlen,
+                 "[rule.%s] field: '%s' is not a pipeline signal (consumer_lag, freshness_s, "
+                 "ingest_error_rate, availability, free_disk, fsync_latency_ms, ingest_rate)",
+                 c->name, c->field);
+        return FL_ECONFIG;
+    }
+    r->count = c->count;
+    r->clear_count = c->clear_count;
+    r->after_us = c->after_s * FL_US_PER_SEC;
+    if (r->type == RULE_OFFLINE && r->after_us == 0)
+        r->after_us = cfg->process_offline_after_s * FL_US_PER_SEC;
+    r->cooldown_us = c->cooldown_s * FL_US_PER_SEC;
+    r->renotify_us = c->renotify_s * FL_US_PER_SEC;
+    for (const char *p = c->fleets; *p;) {
+        const char *comma = strchr(p, ',');
+        size_t n = comma ? (size_t)(comma - p) : strlen(p);
+        int64_t found = -1;
+        for (int64_t i = 0; i < cfg->fleet_count && i < 64; i++)
+            if (strlen(cfg->fleets[i].name) == n && strncmp(cfg->fleets[i].name, p, n) == 0)
+                found = i;
+        if (found < 0) {
+            snprintf(err, errlen, "[rule.%s] fleets: '%.*s' is not a [fleet.NAME] section",
+                     c->name, (int)(n > 64 ? 64 : n), p);
+            return FL_ECONFIG;
+        }
+        r->fleet_mask |= UINT64_C(1) << found;
+        if (!comma)
+            break;
+        p = comma + 1;
+    }
+    return 0;
+}
+
+int fl_rules_parse(const fl_config *cfg, rule *out, size_t *count, char *err, size_t errlen)
+{
+    size_t n = 0;
+    for (int64_t k = 0; k < cfg->rule_count; k++) {
+        if (strcmp(cfg->rules[k].enabled, "on") != 0)
+            continue;
+        int rc = parse_one(cfg, &cfg->rules[k], &out[n], err, errlen);
+        if (rc)
+            return rc;
+        n++;
+    }
+    *count = n;
+    return 0;
+}
