@@ -22,7 +22,8 @@ if [ -z "$only" ] || [ "$only" = e2e ]; then
 fi
 if [ -z "$only" ] || [ "$only" = audit ]; then
   echo
-  echo "== ingest with the audit trail on vs off (alternating runs) =="
+  echo "== audit trail: cost of one entry, then ingest with it on vs off (alternating runs) =="
+  "$build/bench_audit"
   FL_BENCH_SECONDS=${FL_BENCH_AUDIT_SECONDS:-20} python3 "$here/audit_overhead.py" "$build/fleetlake"
 fi
 if [ -z "$only" ] || [ "$only" = security ]; then
