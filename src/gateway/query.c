@@ -22,6 +22,8 @@ struct query_response {
     fl_query_cursor *cursor;
     fl_buf pending;
     size_t sent;
+    uint64_t *bytes_out; /* the request's count, for the audit trail (read in on_completed,
+                          * after the last on_read) */
     int finished; /* 1: the cursor has nothing more; 2: ... after an error */
 };
 
@@ -82,6 +84,7 @@ static ssize_t on_read(void *cls, uint64_t pos, char *buf, size_t max)
         n = max;
     memcpy(buf, q->pending.data + q->sent, n);
     q->sent += n;
+    *q->bytes_out += n;
     return (ssize_t)n;
 }
 
@@ -153,9 +156,10 @@ void fl_handle_query(fl_gateway *gw, fl_request *req)
     fl_query_error err = {0};
     struct query_response *q = fl_calloc(1, sizeof *q);
     int rc = q ? 0 : FL_ENOMEM;
-    if (q)
+    if (q) {
         q->gw = gw;
-    else
+        q->bytes_out = &req->bytes_out;
+    } else
         atomic_fetch_sub(&gw->queries_running, 1);
     rc = rc ? rc : fl_query_session_open(gw->deps.cfg->data_dir, &lim, &q->session, &err);
     if (!rc && keyed)

@@ -31,6 +31,9 @@ body = json.dumps([fltest.record("truck-0003")]).encode()
 st2, hd2, raw2 = srv.request("POST", "/v1/records", body, {"Content-Type": "application/json"})
 st3, hd3, raw3 = srv.request("GET", "/v1/devices/truck-0001")
 st4, hd4, raw4 = srv.request("GET", "/no/such/route")
+qbody = json.dumps({"sql": "SELECT 1 AS x UNION ALL SELECT 2", "format": "json"}).encode()
+st5, hd5, raw5 = srv.request("POST", "/v1/query", qbody, {"Content-Type": "application/json"})
+c.eq(st5, 200, f"query answered: {raw5[:200]}")
 metrics = srv.metrics()
 c.check(metrics.get("fleetlake_audit_entries_total", 0) >= 5,
         f"audit entries counted in /metrics: {metrics.get('fleetlake_audit_entries_total')}")
@@ -84,6 +87,10 @@ c.check(e is not None and e["action"] == "GET /v1/devices/{id}" and
 e = by_trace.get(hd4.get("x-request-id"))
 c.check(e is not None and e["result"] == 404 and e["resource"] == "/no/such/route",
         f"unknown route entry: {e}")
+e = by_trace.get(hd5.get("x-request-id"))
+c.check(e is not None and e["action"] == "POST /v1/query" and e["bytes_in"] == len(qbody) and
+        e["bytes_out"] == len(raw5) and len(raw5) > 0,
+        f"streamed query response counted: {len(raw5)} bytes: {e}")
 admin = [e for e in entries if e["type"] == "admin"]
 c.eq([e["action"] for e in admin], ["serve.start", "serve.stop", "erase"], "admin entries")
 c.check(admin[-1]["resource"] == "truck-0002" and admin[-1]["result"] == "ok" and
