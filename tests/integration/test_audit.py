@@ -235,4 +235,33 @@ c.check("disagree" in srv2.log_text(), "serve logs the disagreement")
 p = fltest.run_cli("audit", "verify", "--data", cut, check=False)
 c.check(p.returncode == 1 and "disagreeing" in p.stderr, f"the recorded cut fails verify: {p.stderr}")
 
+# ---- with authentication on: the caller's key id and role are in each entry ---------------------
+adata = root + "/auth"
+asrv = fltest.Server(adata, auth=True).start()
+kid, secret = fltest.create_key(adata, "data_engineer", "--name", "audit-test")
+asrv.key = secret
+st, hd, _ = asrv.request("GET", "/v1/tables")
+c.eq(st, 200, "a keyed request is served")
+keyed_id = hd.get("x-request-id")
+st, hd, _ = asrv.request("GET", "/v1/tables", headers={"Authorization": "Bearer nope"})
+c.eq(st, 401, "a bad key is refused")
+refused_id = hd.get("x-request-id")
+c.eq(asrv.stop(), 0, "serve (auth on) stops")
+p = fltest.run_cli("audit", "show", "--data", adata)
+aentries = [json.loads(l) for l in p.stdout.splitlines()]
+by_id = {e.get("trace_id"): e for e in aentries if e["type"] == "api"}
+e = by_id.get(keyed_id)
+c.check(e is not None and e["key_id"] == kid and e["role"] == "data_engineer" and
+        e["result"] == 200, f"keyed entry names key {kid} and its role: {e}")
+e = by_id.get(refused_id)
+c.check(e is not None and e["key_id"] == "" and e["result"] == 401, f"refused entry: {e}")
+c.check(any(e["action"] == "keys.create" and e["type"] == "admin" for e in aentries),
+        "keys create is audited")
+p = fltest.run_cli("audit", "show", "--data", adata, "--key", kid)
+c.check(len(p.stdout.splitlines()) >= 1 and all(json.loads(l)["key_id"] == kid
+                                                  for l in p.stdout.splitlines()),
+        f"audit show --key filters: {p.stdout}")
+p = fltest.run_cli("audit", "verify", "--data", adata, check=False)
+c.check(p.returncode == 0 and "intact" in p.stdout, f"verify (auth on): {p.stdout}{p.stderr}")
+
 c.finish()
