@@ -640,7 +640,7 @@ int fl_config_set_value(fl_config *cfg, const char *name, const char *value, cha
         return set_field(cfg, e, name, value, err, errlen);
     int rc = set_instance_value(cfg, name, value, err, errlen);
     if (rc == FL_ENOTFOUND) {
-        snprintf(err, errlen, "unknown config key '%s'", name);
+        snprintf(err, errlen, "unknown config key '%.200s'", name);
         return FL_ECONFIG;
     }
     return rc;

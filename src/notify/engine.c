@@ -524,7 +524,7 @@ static int window(const fl_alert_engine *e, const sample **old, const sample **c
 
 static double signal_value(fl_alert_engine *e, int sig, const char *text)
 {
-    const sample *o, *c;
+    const sample *o = NULL, *c = NULL;
     int w = window(e, &o, &c);
     double secs = w ? (double)(c->at_us - o->at_us) / 1e6 : 0;
     switch (sig) {
@@ -554,7 +554,7 @@ static double signal_value(fl_alert_engine *e, int sig, const char *text)
         return n > 0 ? 1000.0 * (c->fsync_sum - o->fsync_sum) / n : 0;
     }
     case SIG_INGEST_RATE:
-        return secs > 0 ? (c->records_accepted - o->records_accepted) / secs : 0;
+        return w && secs > 0 ? (c->records_accepted - o->records_accepted) / secs : 0;
     }
     return NAN;
 }
