@@ -7,7 +7,9 @@ two lines swapped, the tail truncated, a digest's HMAC broken, HEAD rolled back 
 log is tampered and `fleetlake audit verify` must fail naming the file and line, while the
 untouched log passes. The digest case uses a log written here from the documented format (a
 signed digest needs an hour to end), which also proves docs/security.md describes the format
-exactly."""
+exactly. With authentication on, entries carry the key id and role. Injected write (ENOSPC) and
+fsync (EIO) errors on the audit files are counted and logged, never fail a request, and leave
+a log that verifies."""
 import hashlib
 import hmac
 import json
@@ -15,6 +17,7 @@ import os
 import re
 import shutil
 import sys
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 import fltest  # noqa: E402
@@ -263,5 +266,37 @@ c.check(len(p.stdout.splitlines()) >= 1 and all(json.loads(l)["key_id"] == kid
         f"audit show --key filters: {p.stdout}")
 p = fltest.run_cli("audit", "verify", "--data", adata, check=False)
 c.check(p.returncode == 0 and "intact" in p.stdout, f"verify (auth on): {p.stdout}{p.stderr}")
+
+# ---- write and fsync errors: counted, reported, never fail a request ----------------------------
+fdata = root + "/faults"
+fsrv = fltest.Server(fdata, env={"FLEETLAKE_FAULTS": "write:ENOSPC:after=3:count=4:path=/audit/audit-"})
+fsrv.start()
+statuses = [fsrv.request("GET", "/v1/tables")[0] for _ in range(10)]
+c.eq(statuses, [200] * 10, "requests served while audit writes fail")
+m = fsrv.metrics()
+c.eq(m.get("fleetlake_audit_write_errors_total"), 4.0, "4 lost audit entries counted")
+c.eq(fsrv.stop(), 0, "serve stops")
+c.check("audit entry lost" in fsrv.log_text(), "the loss is logged")
+p = fltest.run_cli("audit", "verify", "--data", fdata, check=False)
+c.check(p.returncode == 0, f"a failed write leaves no partial line: {p.stdout}{p.stderr}")
+p = fltest.run_cli("audit", "show", "--data", fdata)
+ids = {int(json.loads(l)["trace_id"], 16) for l in p.stdout.splitlines()
+       if json.loads(l)["type"] == "api"}
+c.eq(len(set(range(max(ids) + 1)) - ids), 4, "exactly 4 requests (by request id) have no entry")
+
+ydata = root + "/fsyncfail"
+ysrv = fltest.Server(ydata, env={"FLEETLAKE_FAULTS": "fsync:EIO:path=/audit/"},
+                     extra=["--set", "audit.fsync_interval_ms=50"])
+ysrv.start()
+st, _, _ = ysrv.request("GET", "/v1/tables")
+deadline = time.time() + 10
+while time.time() < deadline and ysrv.metrics().get("fleetlake_audit_failed") != 1.0:
+    time.sleep(0.1)
+c.eq(ysrv.metrics().get("fleetlake_audit_failed"), 1.0, "an fsync error stops the audit log")
+c.eq(ysrv.request("GET", "/v1/tables")[0], 200, "requests still served after it")
+c.check(ysrv.metrics().get("fleetlake_audit_write_errors_total", 0) >= 1,
+        "entries after the fsync error are counted as lost")
+c.eq(ysrv.stop(), 0, "serve stops")
+c.check("fsync of the audit log failed" in ysrv.log_text(), "the fsync error is logged")
 
 c.finish()
