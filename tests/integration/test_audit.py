@@ -269,7 +269,9 @@ c.check(p.returncode == 0 and "intact" in p.stdout, f"verify (auth on): {p.stdou
 
 # ---- write and fsync errors: counted, reported, never fail a request ----------------------------
 fdata = root + "/faults"
-fsrv = fltest.Server(fdata, env={"FLEETLAKE_FAULTS": "write:ENOSPC:after=3:count=4:path=/audit/audit-"})
+# (the fault paths name the data dir too: the build tree's own path may contain "/audit/")
+fsrv = fltest.Server(fdata, env={"FLEETLAKE_FAULTS":
+                                 "write:ENOSPC:after=3:count=4:path=faults/audit/audit-"})
 fsrv.start()
 statuses = [fsrv.request("GET", "/v1/tables")[0] for _ in range(10)]
 c.eq(statuses, [200] * 10, "requests served while audit writes fail")
@@ -285,7 +287,7 @@ ids = {int(json.loads(l)["trace_id"], 16) for l in p.stdout.splitlines()
 c.eq(len(set(range(max(ids) + 1)) - ids), 4, "exactly 4 requests (by request id) have no entry")
 
 ydata = root + "/fsyncfail"
-ysrv = fltest.Server(ydata, env={"FLEETLAKE_FAULTS": "fsync:EIO:path=/audit/"},
+ysrv = fltest.Server(ydata, env={"FLEETLAKE_FAULTS": "fsync:EIO:path=fsyncfail/audit/"},
                      extra=["--set", "audit.fsync_interval_ms=50"])
 ysrv.start()
 st, _, _ = ysrv.request("GET", "/v1/tables")
