@@ -2,7 +2,7 @@
 # bench/run.sh BUILD_DIR — fleetlake's benchmarks (`make bench`). Prints one table per
 # benchmark; copy the figures into docs/PERFORMANCE.md with the date and the command.
 #   FL_BENCH_SECONDS   duration of each end-to-end run (default 60)
-#   FL_BENCH_ONLY      run one benchmark: decode | e2e | parquet | audit | security | alerts | throttle
+#   FL_BENCH_ONLY      run one benchmark: decode | e2e | parquet | audit | security | alerts | throttle | tls
 set -euo pipefail
 build=${1:-build-release}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -41,6 +41,11 @@ if [ -z "$only" ] || [ "$only" = alerts ]; then
   echo
   echo "== alert latency: anomalous POST -> /v1/events and -> webhook, under 10k records/s =="
   python3 "$here/alert_latency.py" "$build/fleetlake"
+fi
+if [ -z "$only" ] || [ "$only" = tls ]; then
+  echo
+  echo "== ingest over HTTPS vs plain HTTP, same load (alternating runs) =="
+  FL_BENCH_SECONDS=${FL_BENCH_TLS_SECONDS:-20} python3 "$here/tls.py" "$build/fleetlake"
 fi
 if [ -z "$only" ] || [ "$only" = parquet ]; then
   echo

@@ -155,6 +155,8 @@ cases = [
      ["tls.key_file", "no unencrypted PEM private key"]),
     ("empty cert file", [f"tls.cert_file={empty}", f"tls.key_file={key}"],
      ["tls.cert_file", "is empty"]),
+    ("directory as key file", [f"tls.cert_file={cert}", f"tls.key_file={rsa_base}"],
+     ["tls.key_file", "cannot read", "Is a directory"]),
 ]
 for name, sets, words in cases:
     args = ["serve", "--data", fltest.scratch_dir("tls-bad") + "/data", "--listen", "127.0.0.1:0"]
