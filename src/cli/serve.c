@@ -447,7 +447,9 @@ static int start_summary(struct server *srv)
         rc = fl_cli_path(lock, sizeof lock, srv->cfg.data_dir, "summary.lock");
     if (rc)
         return rc;
-    fl_summary_job_deps deps = {&srv->cfg, srv->lake, meta, lock, srv->metrics};
+    fl_summary_job_deps deps = {&srv->cfg, srv->lake, meta, lock, srv->metrics,
+                                srv->alerts ? fl_alert_engine_observe_quality : NULL,
+                                srv->alerts};
     if ((rc = fl_summary_job_start(&deps, &srv->summary)))
         FL_ERROR(MODULE, "cannot start the summary job: %s", fl_strerror(rc));
     return rc;

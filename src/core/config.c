@@ -494,11 +494,12 @@ static const fl_config_entry role_entries[] = {
 #define R(f) IOFF(fl_rule_config, f)
 #define RS(f) ISZ(fl_rule_config, f)
 static const fl_config_entry rule_entries[] = {
-    {"type", FL_CFG_ENUM, "threshold", 0, 0, "anomaly|threshold|offline|pipeline", R(type),
-     RS(type),
+    {"type", FL_CFG_ENUM, "threshold", 0, 0, "anomaly|threshold|offline|quality|pipeline",
+     R(type), RS(type),
      "anomaly: the processor flagged a reading; threshold: a reading's field compared with a "
-     "value for `count` readings in a row; offline: a device silent for after_s; pipeline: "
-     "one of fleetlake's own signals (field) compared with value for after_s."},
+     "value for `count` readings in a row; offline: a device silent for after_s; quality: a "
+     "device's hourly data_quality_score compared with value (use op = <); pipeline: one of "
+     "fleetlake's own signals (field) compared with value for after_s."},
     {"severity", FL_CFG_ENUM, "warning", 0, 0, "info|warning|critical", R(severity),
      RS(severity), "Severity of the alerts it opens (channels route by it)."},
     {"field", FL_CFG_STRING, "", 0, 0, NULL, R(field), RS(field),

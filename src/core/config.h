@@ -37,7 +37,7 @@ typedef struct fl_role_config {
 /* [rule.NAME]: one alert rule (src/notify, docs/alerts.md). */
 typedef struct fl_rule_config {
     char name[64];
-    char type[16];     /* anomaly | threshold | offline | pipeline */
+    char type[16];     /* anomaly | threshold | offline | quality | pipeline */
     char severity[16]; /* info | warning | critical */
     char field[32];    /* threshold: reading field; pipeline: signal */
     char op[4];        /* > >= < <= */

@@ -71,6 +71,10 @@ typedef struct fl_summary_options {
     void *clock_ctx;
     const _Atomic int *stop; /* may be NULL; checked between hours and input files */
     fl_metrics *metrics;     /* may be NULL */
+    /* Called with each device's data_quality_score of each hour summarised (alerting:
+     * quality rules), before the hour's commit; a recomputed hour is reported again. */
+    void (*on_quality)(void *ctx, const char *device, size_t len, int64_t hour_us, double score);
+    void *on_quality_ctx;
 } fl_summary_options;
 
 typedef struct fl_summary_stats {
@@ -110,6 +114,8 @@ typedef struct fl_summary_job_deps {
     const char *meta_path; /* copied */
     const char *lock_path; /* copied */
     fl_metrics *metrics;   /* may be NULL */
+    void (*on_quality)(void *ctx, const char *device, size_t len, int64_t hour_us, double score);
+    void *on_quality_ctx;  /* see fl_summary_options */
 } fl_summary_job_deps;
 FL_MUST_USE int fl_summary_job_start(const fl_summary_job_deps *deps, fl_summary_job **out);
 /* Raise the stop flag (the hour in progress is abandoned, nothing committed) and join.

@@ -603,6 +603,9 @@ static int aggregate_and_write(hour_job *j, fl_summary_stats *st)
         rc = fl_objstore_put_publish(w);
         j->published = rc == 0;
     }
+    for (size_t i = 0; !rc && j->s->o.on_quality && i < n; i++)
+        j->s->o.on_quality(j->s->o.on_quality_ctx, dev[i].id, dev[i].len, j->hour,
+                           fl_summary_quality_score(&dev[i].acc));
     j->out.rows = (int64_t)n;
     st->rows_in += rows;
     st->rows_out += n;

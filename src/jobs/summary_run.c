@@ -75,7 +75,9 @@ int fl_summary_job_start(const fl_summary_job_deps *deps, fl_summary_job **out)
     fl_summary_options o = {.store = deps->store,
                             .meta_path = j->meta_path,
                             .stop = &j->stop,
-                            .metrics = deps->metrics};
+                            .metrics = deps->metrics,
+                            .on_quality = deps->on_quality,
+                            .on_quality_ctx = deps->on_quality_ctx};
     fl_summary_options_from_config(deps->cfg, &o);
     if (!rc)
         rc = fl_summarizer_create(&o, &j->summarizer);

@@ -73,6 +73,7 @@ struct fl_alert_engine {
     pthread_t thread;
     int started;
     shard_table shards[SHARDS_MAX];
+    shard_table quality; /* device -> newest summarised hour seen (last_arrival_us) */
     /* pipeline signals */
     sample samples[SIGNAL_WINDOW + 1];
     size_t nsamples, sample_next;
@@ -252,6 +253,31 @@ void fl_alert_engine_observe(void *ctx, uint32_t shard, const fl_processed *p, i
         enqueue_events(e, evs, nev);
 }
 
+void fl_alert_engine_observe_quality(void *ctx, const char *dev, size_t len, int64_t hour_us,
+                                     double score)
+{
+    fl_alert_engine *e = ctx;
+    alert_event evs[RULES_MAX];
+    size_t nev = 0;
+    pthread_mutex_lock(&e->quality.lock);
+    device *d = device_get(e, &e->quality, dev, len);
+    /* An hour recomputed after a newer one was seen (late data) says nothing about now. */
+    if (d && hour_us >= d->last_arrival_us) {
+        d->last_arrival_us = hour_us;
+        for (size_t i = 0; i < e->rule_count && nev < RULES_MAX; i++) {
+            const rule *r = &e->rules[i];
+            if (r->type != RULE_QUALITY || (r->fleet_mask && !(r->fleet_mask & d->fleet_mask)))
+                continue;
+            int bad = fl_rule_holds(r->op, score, r->value);
+            event_make(&evs[nev++], bad ? EV_TRIGGER : EV_CLEAR, (int)i, d->id, d->id_len, score,
+                       hour_us);
+        }
+    }
+    pthread_mutex_unlock(&e->quality.lock);
+    if (nev)
+        enqueue_events(e, evs, nev);
+}
+
 /* ---- applying events (engine thread, db_lock held, inside a transaction) ------------------- */
 
 static int exec(sqlite3 *db, const char *sql)
@@ -303,6 +329,9 @@ static void summarize(const rule *r, const char *dev, double value, char *out, s
     case RULE_OFFLINE:
         snprintf(out, n, "%s: no reading for %lld s", dev,
                  (long long)(r->after_us / FL_US_PER_SEC));
+        break;
+    case RULE_QUALITY:
+        snprintf(out, n, "%s: hourly data quality %.3f %s %g", dev, value, ops[r->op], r->value);
         break;
     case RULE_PIPELINE:
         snprintf(out, n, "fleetlake %s = %g %s %g for %lld s", fl_pipeline_signal_name(r->field),
@@ -771,6 +800,7 @@ int fl_alert_engine_start(const fl_alert_engine_deps *deps, fl_alert_engine **ou
     pthread_cond_init(&e->ring_cond, NULL);
     for (size_t s = 0; s < SHARDS_MAX; s++)
         pthread_mutex_init(&e->shards[s].lock, NULL);
+    pthread_mutex_init(&e->quality.lock, NULL);
     for (size_t i = 0; i < RULES_MAX; i++)
         e->pstate[i].cond_since = e->pstate[i].clear_since = -1;
     e->queue = fl_malloc(QUEUE_CAP * sizeof *e->queue);
@@ -846,8 +876,8 @@ void fl_alert_engine_stop(fl_alert_engine *e)
     pthread_mutex_lock(&e->ring_lock);
     pthread_cond_broadcast(&e->ring_cond);
     pthread_mutex_unlock(&e->ring_lock);
-    for (size_t s = 0; s < SHARDS_MAX; s++) {
-        shard_table *t = &e->shards[s];
+    for (size_t s = 0; s <= SHARDS_MAX; s++) {
+        shard_table *t = s < SHARDS_MAX ? &e->shards[s] : &e->quality;
         for (size_t b = 0; t->buckets && b < t->nbuckets; b++)
             for (device *d = t->buckets[b], *next; d; d = next) {
                 next = d->next;

@@ -136,6 +136,11 @@ void fl_alert_engine_stop(fl_alert_engine *e);
 void fl_alert_engine_observe(void *engine, uint32_t shard, const fl_processed *p,
                              int64_t arrival_us);
 
+/* The summary job's observer (fl_summary_job_deps.on_quality): one device's quality score of
+ * one hour, for quality rules. Older hours than the newest seen for the device are ignored. */
+void fl_alert_engine_observe_quality(void *engine, const char *device, size_t len,
+                                     int64_t hour_us, double score);
+
 /* ---- the API -------------------------------------------------------------------------------- */
 
 typedef struct fl_alert_filter {

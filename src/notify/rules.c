@@ -7,7 +7,8 @@
 
 #include "notify/engine_int.h"
 
-static const char *const type_names[] = {"anomaly", "threshold", "offline", "pipeline"};
+static const char *const type_names[] = {"anomaly", "threshold", "offline", "quality",
+                                         "pipeline"};
 static const char *const field_names[] = {"temperature", "humidity", "pressure", "anomaly_score"};
 static const char *const signal_names[] = {"consumer_lag",     "freshness_s", "ingest_error_rate",
                                            "availability",     "free_disk",   "fsync_latency_ms",
@@ -16,7 +17,7 @@ static const char *const op_names[] = {">", ">=", "<", "<="};
 
 const char *fl_rule_type_name(enum rule_type t)
 {
-    return (unsigned)t < 4 ? type_names[t] : "?";
+    return (unsigned)t < 5 ? type_names[t] : "?";
 }
 
 const char *fl_pipeline_signal_name(int s)
@@ -48,7 +49,7 @@ static int parse_one(const fl_config *cfg, const fl_rule_config *c, rule *r, cha
 {
     memset(r, 0, sizeof *r);
     snprintf(r->name, sizeof r->name, "%s", c->name);
-    int t = index_of(type_names, 4, c->type);
+    int t = index_of(type_names, 5, c->type);
     int op = index_of(op_names, 4, c->op);
     if (t < 0 || op < 0 || fl_severity_parse(c->severity, &r->severity)) {
         snprintf(err, errlen, "[rule.%s]: bad type, op or severity", c->name);
