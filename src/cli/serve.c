@@ -48,6 +48,7 @@ struct server {
     fl_gateway *gateway;
     fl_keystore *keystore;
     fl_alert_engine *alerts;
+    fl_notify_dispatcher *notify; /* delivers the alert outbox (src/notify/dispatch.c) */
     pthread_t maintenance;
     int maintenance_started;
     pthread_t demo;
@@ -191,7 +192,8 @@ static int open_meta(struct server *srv)
         FL_ERROR(MODULE, "%s: %s", path, sqlite3_errmsg(srv->meta));
         return FL_ESQLITE;
     }
-    return fl_stream_checkpoint_init(srv->meta);
+    rc = fl_stream_checkpoint_init(srv->meta);
+    return rc ? rc : fl_notify_outbox_init(srv->meta);
 }
 
 /* Copy the table registry into meta.db (catalog_tables, catalog_columns) for tools that read
@@ -382,6 +384,23 @@ static int start_delivery(struct server *srv)
     return rc;
 }
 
+/* The notification dispatcher: one worker per [channel.NAME] delivering the outbox in
+ * meta.db (created in open_meta). Before the alert engine, which wakes it after each commit. */
+static int start_notify(struct server *srv)
+{
+    char meta[4200];
+    int rc = fl_cli_path(meta, sizeof meta, srv->cfg.data_dir, "meta.db");
+    if (rc)
+        return rc;
+    fl_notify_dispatcher_deps deps = {&srv->cfg, meta, srv->metrics};
+    return fl_notify_dispatcher_start(&deps, &srv->notify);
+}
+
+static void kick_notify(void *dispatcher)
+{
+    fl_notify_dispatcher_kick(dispatcher);
+}
+
 /* The alert engine (src/notify): before the processor, which feeds it every reading, and
  * stopped after it. */
 static int start_alerts(struct server *srv)
@@ -391,7 +410,9 @@ static int start_alerts(struct server *srv)
     if (rc)
         return rc;
     fl_alert_engine_deps deps = {.cfg = &srv->cfg, .meta_path = meta,
-                                 .data_dir = srv->cfg.data_dir, .metrics = srv->metrics};
+                                 .data_dir = srv->cfg.data_dir, .metrics = srv->metrics,
+                                 .enqueue = fl_notify_enqueue, .kick = kick_notify,
+                                 .kick_ctx = srv->notify};
     if ((rc = fl_alert_engine_start(&deps, &srv->alerts, err, sizeof err)))
         FL_ERROR(MODULE, "cannot start the alert engine: %s%s%s", fl_strerror(rc),
                  err[0] ? ": " : "", err);
@@ -477,7 +498,13 @@ static int open_audit(struct server *srv)
 
 static int start(struct server *srv)
 {
-    int rc = fl_fs_mkdir_p(srv->cfg.data_dir, 0755);
+    char err[512];
+    int rc = fl_notify_channels_validate(&srv->cfg, err, sizeof err);
+    if (rc) {
+        FL_ERROR(MODULE, "%s", err);
+        return rc;
+    }
+    rc = fl_fs_mkdir_p(srv->cfg.data_dir, 0755);
     if (rc) {
         FL_ERROR(MODULE, "cannot create data directory %s: %s", srv->cfg.data_dir, fl_strerror(rc));
         return rc;
@@ -491,7 +518,8 @@ static int start(struct server *srv)
                           srv->cfg.dead_letter_retention_bytes, &srv->dead_letters)))
         return rc;
     if ((rc = fl_metrics_create(&srv->metrics)) || (rc = open_audit(srv)) ||
-        (rc = start_delivery(srv)) || (rc = start_alerts(srv)) ||
+        (rc = start_delivery(srv)) || (rc = start_notify(srv)) ||
+        (rc = start_alerts(srv)) ||
         (rc = start_processor(srv)) || (rc = start_compaction(srv)) ||
         (rc = start_summary(srv)))
         return rc;
@@ -554,6 +582,9 @@ static int stop(struct server *srv)
                     (double)(fl_time_mono_us() - t0) / 1000.0);
     }
     fl_alert_engine_stop(srv->alerts); /* after the processor, its only feeder */
+    /* After the gateway (its /metrics renders the outbox gauge) and the engine (which enqueues
+     * and kicks): a notification in flight stays pending and is sent after restart. */
+    fl_notify_dispatcher_stop(srv->notify);
     if (srv->delivery) {
         /* After the gateway: nothing appends any more, so the drain reaches the stream head.
          * A failed final flush loses nothing (the records stay in the stream). */

@@ -357,6 +357,28 @@ const fl_config_entry fl_config_table[] = {
     {"security.max_keys", FL_CFG_INT, "10000", 1, 1000000, NULL, OFF(security_max_keys), 0,
      "API keys (revoked ones included) meta.db may hold; the gateway caches them all in memory "
      "(~2.5 KiB each), so this bounds that cache."},
+    {"outbox.max_attempts", FL_CFG_INT, "100", 1, 100000, NULL, OFF(outbox_max_attempts), 0,
+     "Delivery attempts of one notification before it is given up as failed. With the default "
+     "backoff (1 s doubling to 5 min) 100 attempts span about 8 hours of receiver outage."},
+    {"outbox.max_age_s", FL_CFG_SECONDS, "86400", 60, 30 * 86400, NULL, OFF(outbox_max_age_s), 0,
+     "A notification still undelivered this long after it was enqueued is given up as failed: "
+     "a day-old page helps nobody, and the alert itself stays in GET /v1/alerts."},
+    {"outbox.retry_initial_ms", FL_CFG_INT, "1000", 10, 3600000, NULL,
+     OFF(outbox_retry_initial_ms), 0,
+     "Backoff after the first failed attempt; it doubles with each further failure up to "
+     "outbox.retry_max_s, and each wait is drawn between half and all of that (jitter, so "
+     "many notifications do not retry in lockstep). 1 s rides over a receiver restart."},
+    {"outbox.retry_max_s", FL_CFG_SECONDS, "300", 1, 86400, NULL, OFF(outbox_retry_max_s), 0,
+     "Longest wait between two attempts: 5 minutes keeps a long outage to a dozen attempts "
+     "an hour while a recovered receiver gets its backlog within minutes."},
+    {"outbox.poll_interval_ms", FL_CFG_INT, "1000", 10, 60000, NULL, OFF(outbox_poll_interval_ms),
+     0,
+     "The dispatcher is woken at once when an alert is committed; it also looks for due "
+     "notifications this often, a fallback for rows written by another process."},
+    {"outbox.retention_days", FL_CFG_INT, "7", 1, 3650, NULL, OFF(outbox_retention_days), 0,
+     "Delivered and failed notifications are kept this long in meta.db's notify_outbox (for "
+     "`fleetlake query`-style inspection and post-mortems), then deleted; pending ones are "
+     "never deleted."},
 };
 const size_t fl_config_table_len = sizeof fl_config_table / sizeof fl_config_table[0];
 
@@ -527,6 +549,43 @@ static const fl_config_entry rule_entries[] = {
      "off disables the rule (also a built-in default rule of the same name)."},
 };
 
+static const fl_config_entry channel_entries[] = {
+    {"type", FL_CFG_ENUM, "webhook", 0, 0, "webhook|slack|pagerduty|email",
+     IOFF(fl_channel_config, type), ISZ(fl_channel_config, type),
+     "webhook: the alert JSON POSTed to url; slack: a Slack incoming webhook; pagerduty: "
+     "PagerDuty Events API v2 (trigger, acknowledge, resolve sharing the alert's dedup_key); "
+     "email: SMTP through url."},
+    {"url", FL_CFG_STRING, "", 0, 0, NULL, IOFF(fl_channel_config, url),
+     ISZ(fl_channel_config, url),
+     "http(s):// endpoint (pagerduty: empty = https://events.pagerduty.com/v2/enqueue); for "
+     "email smtp://host:port or smtps://host:port."},
+    {"routing_key", FL_CFG_STRING, "", 0, 0, NULL, IOFF(fl_channel_config, routing_key),
+     ISZ(fl_channel_config, routing_key),
+     "pagerduty: the integration key of an Events API v2 integration (required)."},
+    {"from", FL_CFG_STRING, "", 0, 0, NULL, IOFF(fl_channel_config, from),
+     ISZ(fl_channel_config, from), "email: the sender address (required)."},
+    {"to", FL_CFG_STRING, "", 0, 0, NULL, IOFF(fl_channel_config, to), ISZ(fl_channel_config, to),
+     "email: comma-separated recipient addresses (required)."},
+    {"starttls", FL_CFG_ENUM, "on", 0, 0, "on|off", IOFF(fl_channel_config, starttls),
+     ISZ(fl_channel_config, starttls),
+     "email over smtp://: on requires STARTTLS (the mail is never sent in clear); off sends "
+     "without TLS, for a relay on the same host. smtps:// is TLS from the start either way."},
+    {"min_severity", FL_CFG_ENUM, "info", 0, 0, "info|warning|critical",
+     IOFF(fl_channel_config, min_severity), ISZ(fl_channel_config, min_severity),
+     "Only alerts of this severity or higher are sent to this channel."},
+    {"fleets", FL_CFG_STRING, "", 0, 0, NULL, IOFF(fl_channel_config, fleets),
+     ISZ(fl_channel_config, fleets),
+     "Comma-separated [fleet.NAME]s: only alerts about devices of these fleets are sent here. "
+     "Empty: every alert, pipeline alarms (no device) included."},
+    {"rate_per_min", FL_CFG_INT, "60", 0, 6000, NULL, IOFF(fl_channel_config, rate_per_min), 0,
+     "Most delivery attempts in any 60 s window; more wait their turn in the outbox (0 = no "
+     "limit). 60 matches Slack's one message a second per webhook; PagerDuty allows about "
+     "120 events a minute per integration key."},
+    {"timeout_s", FL_CFG_SECONDS, "10", 1, 300, NULL, IOFF(fl_channel_config, timeout_s), 0,
+     "Time limit of one delivery attempt (connect, TLS, request and answer); a slow receiver "
+     "delays only its own channel's queue."},
+};
+
 const fl_config_instance_type fl_config_instance_types[] = {
     {"fleet", fleet_entries, sizeof fleet_entries / sizeof fleet_entries[0],
      sizeof(fl_fleet_config), FL_CONFIG_MAX_FLEETS, OFF(fleets), OFF(fleet_count),
@@ -553,6 +612,17 @@ const fl_config_instance_type fl_config_instance_types[] = {
      "--print-config` lists them.",
      "[rule.hot_cargo]\ntype = threshold\nfield = temperature\nop = >\nvalue = 8\ncount = 3\n"
      "severity = critical\nfleets = seoul"},
+    {"channel", channel_entries, sizeof channel_entries / sizeof channel_entries[0],
+     sizeof(fl_channel_config), FL_CONFIG_MAX_CHANNELS, OFF(channels), OFF(channel_count),
+     IOFF(fl_channel_config, name), ISZ(fl_channel_config, name),
+     "Notification channels (the SNS topics and subscriptions role): where alerts are sent, "
+     "routed by severity and fleet, delivered through a persistent outbox with retries "
+     "(docs/alerts.md \"Channels\"). Checked when serve starts.",
+     "[channel.ops]\ntype = slack\nurl = https://hooks.slack.com/services/T000/B000/XXXX\n"
+     "min_severity = warning\n\n[channel.oncall]\ntype = pagerduty\nrouting_key = "
+     "0123456789abcdef0123456789abcdef\nmin_severity = critical\nfleets = seoul\n\n"
+     "[channel.mail]\ntype = email\nurl = smtp://mail.example.net:587\nfrom = "
+     "fleetlake@example.net\nto = ops@example.net,fleet@example.net"},
 };
 const size_t fl_config_instance_type_count =
     sizeof fl_config_instance_types / sizeof fl_config_instance_types[0];

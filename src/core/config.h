@@ -17,12 +17,28 @@ enum fl_durability { FL_DURABILITY_FSYNC = 0, FL_DURABILITY_OS = 1 };
 
 #define FL_CONFIG_MAX_FLEETS 64
 #define FL_CONFIG_MAX_ROLES 8
+#define FL_CONFIG_MAX_CHANNELS 32
 
 /* [fleet.NAME]: the devices of one fleet (glob patterns). */
 typedef struct fl_fleet_config {
     char name[64];
     char devices[1024];
 } fl_fleet_config;
+
+/* [channel.NAME]: where alerts are notified (src/notify, docs/alerts.md "Channels"). */
+typedef struct fl_channel_config {
+    char name[64];
+    char type[16];         /* webhook | slack | pagerduty | email */
+    char url[512];         /* http(s):// for webhook/slack/pagerduty, smtp(s):// for email */
+    char routing_key[128]; /* pagerduty */
+    char from[256];        /* email */
+    char to[512];          /* email, comma-separated */
+    char starttls[8];      /* email: on | off */
+    char min_severity[16]; /* info | warning | critical */
+    char fleets[512];      /* comma-separated [fleet.NAME]s, "" = all */
+    int64_t rate_per_min;  /* 0 = unlimited */
+    int64_t timeout_s;
+} fl_channel_config;
 
 /* [role.NAME]: per-role SQL caps (0 = the [query] value). */
 typedef struct fl_role_config {
@@ -151,13 +167,23 @@ typedef struct fl_config {
     char security_auth[8];
     char security_metrics_public[8];
     int64_t security_max_keys;
-    /* named instances ([fleet.NAME], [role.NAME]) in definition order */
+    /* [outbox] (notification delivery, src/notify/dispatch.c) */
+    int64_t outbox_max_attempts;
+    int64_t outbox_max_age_s;
+    int64_t outbox_retry_initial_ms;
+    int64_t outbox_retry_max_s;
+    int64_t outbox_poll_interval_ms;
+    int64_t outbox_retention_days;
+    /* named instances ([fleet.NAME], [role.NAME], [rule.NAME], [channel.NAME]) in definition
+     * order */
     fl_fleet_config fleets[FL_CONFIG_MAX_FLEETS];
     int64_t fleet_count;
     fl_role_config roles[FL_CONFIG_MAX_ROLES];
     int64_t role_count;
     fl_rule_config rules[FL_CONFIG_MAX_RULES];
     int64_t rule_count;
+    fl_channel_config channels[FL_CONFIG_MAX_CHANNELS];
+    int64_t channel_count;
 } fl_config;
 
 enum fl_config_type { FL_CFG_STRING, FL_CFG_INT, FL_CFG_BYTES, FL_CFG_SECONDS, FL_CFG_ENUM };

@@ -171,5 +171,50 @@ FL_MUST_USE int fl_alert_engine_resolve(fl_alert_engine *e, int64_t id, const ch
  * last 1024) are skipped. */
 int fl_alert_engine_events(fl_alert_engine *e, uint64_t *cursor, const fl_access *access,
                            fl_buf *out, int64_t timeout_us);
+/* ---- channels and the dispatcher (channels.c, outbox.c, dispatch.c, channel_*.c) ----------
+ *
+ * notify_outbox(id BIGINT PK, channel, alert_id, event, payload (the alert JSON when the event
+ * happened), created_at, attempts, next_attempt_at (µs), state 'pending'|'delivered'|'failed',
+ * last_error, delivered_at): one row per notification and channel, written by
+ * fl_notify_enqueue in the alert's transaction. The dispatcher runs one worker thread per
+ * [channel.NAME], each with its own meta.db connection: it reads the channel's due pending
+ * rows, delivers each with libcurl, and marks it delivered right after the receiver's 2xx (or
+ * schedules a retry with exponential backoff and jitter, or gives it up as failed after
+ * outbox.max_attempts / outbox.max_age_s or a permanent refusal such as HTTP 400).
+ *
+ * Guarantee: at least once. A crash between the receiver's 2xx and the commit of 'delivered'
+ * (microseconds) re-sends that one notification after restart; every payload carries a stable
+ * idempotency key, "<outbox id>:<alert dedup_key>" (the Idempotency-Key header and the
+ * webhook's "idempotency_key"; PagerDuty deduplicates on dedup_key itself), so a receiver can
+ * drop the repeat. docs/alerts.md "Channels" has the payloads. */
+
+/* Check every [channel.NAME] (the keys its type needs, URL schemes, addresses, fleets that
+ * exist, keys that do not apply to its type). Returns 0, or FL_ECONFIG with a message naming
+ * the channel and key in err. serve calls it before starting anything. */
+FL_MUST_USE int fl_notify_channels_validate(const fl_config *cfg, char *err, size_t errlen);
+
+typedef struct fl_notify_dispatcher fl_notify_dispatcher;
+struct fl_metrics;
+
+typedef struct fl_notify_dispatcher_deps {
+    const fl_config *cfg;      /* borrowed for the dispatcher's life */
+    const char *meta_path;     /* meta.db (copied); each worker opens its own connection */
+    struct fl_metrics *metrics; /* NULL: no metrics; else borrowed, must outlive the dispatcher */
+} fl_notify_dispatcher_deps;
+
+/* Start one delivery worker per configured channel (none when there is no channel). Pending
+ * notifications of channels no longer configured are marked failed ("channel not
+ * configured"). *out is owned by the caller (fl_notify_dispatcher_stop). */
+FL_MUST_USE int fl_notify_dispatcher_start(const fl_notify_dispatcher_deps *deps,
+                                           fl_notify_dispatcher **out);
+/* Wake the workers now: call after committing a transaction that called fl_notify_enqueue
+ * (before the commit they would not see the rows). Cheap; accepts NULL. */
+void fl_notify_dispatcher_kick(fl_notify_dispatcher *d);
+/* The same for the dispatcher running in this process, if any (for callers that do not hold
+ * the handle). */
+void fl_notify_kick(void);
+/* Stop and free: an attempt in flight is abandoned (its row stays pending and is sent again
+ * after restart). Accepts NULL. */
+void fl_notify_dispatcher_stop(fl_notify_dispatcher *d);
 
 #endif
