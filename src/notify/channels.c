@@ -155,17 +155,17 @@ static int check_unused(const fl_channel_config *ch, char *err, size_t errlen)
 static int check_http(const fl_channel_config *ch, char *err, size_t errlen)
 {
     int pd = strcmp(ch->type, "pagerduty") == 0;
+    if (pd && !ch->routing_key[0]) {
+        snprintf(err, errlen, "[channel.%s] routing_key: required for type = pagerduty (the "
+                              "Events API v2 integration key)",
+                 ch->name);
+        return FL_ECONFIG;
+    }
     if (!ch->url[0] && pd)
         return 0; /* the public Events API endpoint */
     if (!has_prefix(ch->url, "https://") && !has_prefix(ch->url, "http://")) {
         snprintf(err, errlen, "[channel.%s] url: %s for type = %s (http:// or https://)",
                  ch->name, ch->url[0] ? "not an HTTP URL" : "required", ch->type);
-        return FL_ECONFIG;
-    }
-    if (pd && !ch->routing_key[0]) {
-        snprintf(err, errlen, "[channel.%s] routing_key: required for type = pagerduty (the "
-                              "Events API v2 integration key)",
-                 ch->name);
         return FL_ECONFIG;
     }
     return 0;

@@ -131,8 +131,9 @@ static void channel_config_and_checks(void **state)
     assert_int_equal(fl_notify_channels_validate(cfg, err, sizeof err), 0);
     set(cfg, "channel.ops.routing_key", "");
     expect_invalid(cfg, "[channel.ops] routing_key: required");
-    set(cfg, "channel.ops.routing_key", "k");
-    set(cfg, "channel.ops.url", ""); /* PagerDuty's public endpoint */
+    set(cfg, "channel.ops.url", "");
+    expect_invalid(cfg, "[channel.ops] routing_key: required"); /* also with the default url */
+    set(cfg, "channel.ops.routing_key", "k"); /* PagerDuty's public endpoint */
     assert_int_equal(fl_notify_channels_validate(cfg, err, sizeof err), 0);
     set(cfg, "channel.ops.fleets", "seoul, busan");
     expect_invalid(cfg, "[channel.ops] fleets: no [fleet.seoul] section");
