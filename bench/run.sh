@@ -2,7 +2,9 @@
 # bench/run.sh BUILD_DIR — fleetlake's benchmarks (`make bench`). Prints one table per
 # benchmark; copy the figures into docs/PERFORMANCE.md with the date and the command.
 #   FL_BENCH_SECONDS   duration of each end-to-end run (default 60)
-#   FL_BENCH_ONLY      run one benchmark: decode | e2e | parquet | audit | security | alerts | throttle | tls
+#   FL_BENCH_ONLY      run one benchmark: decode | e2e | parquet | audit | security | alerts | throttle | tls | query
+#   FL_BENCH_QUERY_ROWS  rows of the query benchmark's lake (default 100000000; a few GB under
+#                      BUILD_DIR, generated once and reused; e.g. 1000000 for a smoke run)
 set -euo pipefail
 build=${1:-build-release}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -51,4 +53,9 @@ if [ -z "$only" ] || [ "$only" = parquet ]; then
   echo
   echo "== Parquet encode/scan vs DuckDB, and lake bytes per record =="
   python3 "$here/parquet_vs_duckdb.py" "$build"
+fi
+if [ -z "$only" ] || [ "$only" = query ]; then
+  echo
+  echo "== SQL over the lake vs DuckDB (${FL_BENCH_QUERY_ROWS:-100000000} processed rows), hourly_summary dashboards =="
+  python3 "$here/bench_query.py" "$build"
 fi

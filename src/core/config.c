@@ -268,7 +268,8 @@ const fl_config_entry fl_config_table[] = {
     {"query.memory_bytes", FL_CFG_BYTES, "256MiB", 1 * MiB, 64 * GiB, NULL,
      OFF(query_memory_bytes), 0,
      "SQLite heap growth one statement may cause (sorts, GROUP BY, window frames; temp "
-     "storage is in memory) and the bound on one decoded Parquet column chunk; past it the "
+     "storage is in memory), the bound on one decoded Parquet column chunk and on the rows "
+     "one pass of a GROUP BY device_id scan holds (more takes several passes); past it the "
      "statement fails with out_of_memory. 256 MiB sorts a few million rows."},
     {"query.max_sql_bytes", FL_CFG_BYTES, "100KiB", 1 * KiB, 16 * MiB, NULL,
      OFF(query_max_sql_bytes), 0,

@@ -3,6 +3,7 @@
  * only ever loosened relative to the SQL predicate — SQLite re-checks every row — so a wrong
  * "may match" costs time, never a wrong answer; "cannot match" must be exact. */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "query/query_int.h"
@@ -126,13 +127,59 @@ int fl_query_file_may_match(const fl_query_bounds *b, const fl_lake_file *f,
     return 1;
 }
 
-static int slice_cmp(fl_slice a, const char *s, size_t n)
+int fl_query_slice_cmp(fl_slice a, fl_slice b)
 {
-    size_t m = a.len < n ? a.len : n;
-    int c = m ? memcmp(a.ptr, s, m) : 0;
+    size_t m = a.len < b.len ? a.len : b.len;
+    int c = m ? memcmp(a.ptr, b.ptr, m) : 0;
     if (c)
         return c;
-    return a.len < n ? -1 : a.len > n;
+    return a.len < b.len ? -1 : a.len > b.len;
+}
+
+static int slice_qsort_cmp(const void *a, const void *b)
+{
+    return fl_query_slice_cmp(*(const fl_slice *)a, *(const fl_slice *)b);
+}
+
+/* Index of the first device >= key (device_count if none). */
+static size_t device_lower_bound(const fl_query_bounds *b, fl_slice key)
+{
+    size_t lo = 0, hi = b->device_count;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (fl_query_slice_cmp(b->devices[mid], key) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+void fl_query_bounds_set_devices(fl_query_bounds *b, fl_slice *ids, size_t n)
+{
+    if (n > 1)
+        qsort(ids, n, sizeof *ids, slice_qsort_cmp);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (k > 0 && fl_query_slice_cmp(ids[k - 1], ids[i]) == 0)
+            continue;
+        if (b->has_device && !fl_query_device_match(b, ids[i]))
+            continue;
+        ids[k++] = ids[i];
+    }
+    b->has_device = 1;
+    b->devices = ids;
+    b->device_count = k;
+    if (k == 0)
+        b->empty = 1;
+}
+
+int fl_query_device_match(const fl_query_bounds *b, fl_slice id)
+{
+    if (!b->has_device)
+        return 1;
+    size_t i = device_lower_bound(b, id);
+    return i < b->device_count && fl_query_slice_cmp(b->devices[i], id) == 0;
 }
 
 int fl_query_row_group_may_match(const fl_query_bounds *b, const fl_pq_stats *ts,
@@ -143,10 +190,84 @@ int fl_query_row_group_may_match(const fl_query_bounds *b, const fl_pq_stats *ts
     if (ts && ts->has_min_max && !overlaps(ts->min.i, ts->max.i, b->ts_lo, b->ts_hi))
         return 0;
     if (b->has_device && device && device->has_min_max) {
-        size_t n = strlen(b->device_id);
-        if (slice_cmp(device->min.s, b->device_id, n) > 0 ||
-            slice_cmp(device->max.s, b->device_id, n) < 0)
+        /* Some listed device in [min, max]? The first one >= min decides. */
+        size_t i = device_lower_bound(b, device->min.s);
+        if (i == b->device_count || fl_query_slice_cmp(b->devices[i], device->max.s) > 0)
             return 0;
     }
     return 1;
+}
+
+/* ---- row filters --------------------------------------------------------------------------- */
+
+void fl_query_row_filter_init(fl_query_row_filter *f, int column, int is_real)
+{
+    memset(f, 0, sizeof *f);
+    f->column = column;
+    f->is_real = is_real;
+    f->ilo = INT64_MIN;
+    f->ihi = INT64_MAX;
+    f->dlo = -INFINITY;
+    f->dhi = INFINITY;
+}
+
+/* Narrow the REAL range by "x op v" (v not NaN). */
+static void narrow_real(fl_query_row_filter *f, int op, double v)
+{
+    int lo = op == SQLITE_INDEX_CONSTRAINT_EQ || op == SQLITE_INDEX_CONSTRAINT_GT ||
+             op == SQLITE_INDEX_CONSTRAINT_GE;
+    int hi = op == SQLITE_INDEX_CONSTRAINT_EQ || op == SQLITE_INDEX_CONSTRAINT_LT ||
+             op == SQLITE_INDEX_CONSTRAINT_LE;
+    int strict = op == SQLITE_INDEX_CONSTRAINT_GT || op == SQLITE_INDEX_CONSTRAINT_LT;
+    if (lo && (v > f->dlo || (v == f->dlo && strict))) {
+        f->dlo = v;
+        f->dlo_open = strict;
+    }
+    if (hi && (v < f->dhi || (v == f->dhi && strict))) {
+        f->dhi = v;
+        f->dhi_open = strict;
+    }
+}
+
+void fl_query_row_filter_add_int(fl_query_row_filter *f, int op, int64_t v)
+{
+    if (!f->is_real) {
+        narrow(&f->ilo, &f->ihi, op, v);
+        return;
+    }
+    /* SQLite compares an integer with a REAL exactly; (double)v is exact up to 2^53. Beyond
+     * that push nothing down. */
+    if (v >= -(INT64_C(1) << 53) && v <= (INT64_C(1) << 53))
+        narrow_real(f, op, (double)v);
+}
+
+void fl_query_row_filter_add_real(fl_query_row_filter *f, int op, double v)
+{
+    if (isnan(v))
+        return;
+    if (f->is_real) {
+        narrow_real(f, op, v);
+        return;
+    }
+    /* An INTEGER column against a REAL value: widen to the integers around it, as for the
+     * partition bounds (outside ±2^62 nothing is pushed down). */
+    if (!(v > -4.6e18 && v < 4.6e18))
+        return;
+    int64_t fl = (int64_t)floor(v), c = (int64_t)ceil(v);
+    switch (op) {
+    case SQLITE_INDEX_CONSTRAINT_EQ:
+        narrow(&f->ilo, &f->ihi, SQLITE_INDEX_CONSTRAINT_GE, fl);
+        narrow(&f->ilo, &f->ihi, SQLITE_INDEX_CONSTRAINT_LE, c);
+        break;
+    case SQLITE_INDEX_CONSTRAINT_LT:
+    case SQLITE_INDEX_CONSTRAINT_LE:
+        narrow(&f->ilo, &f->ihi, SQLITE_INDEX_CONSTRAINT_LE, c);
+        break;
+    case SQLITE_INDEX_CONSTRAINT_GT:
+    case SQLITE_INDEX_CONSTRAINT_GE:
+        narrow(&f->ilo, &f->ihi, SQLITE_INDEX_CONSTRAINT_GE, fl);
+        break;
+    default:
+        break;
+    }
 }

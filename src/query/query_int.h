@@ -19,8 +19,11 @@ typedef struct fl_query_bounds {
     int64_t part_lo[QB_PART_COUNT], part_hi[QB_PART_COUNT];
     int64_t ts_lo, ts_hi; /* µs of the table's time column */
     int empty;            /* contradictory constraints (e.g. x = NULL): nothing matches */
+    /* device_id = '…' and device_id IN (…), intersected: only devices[0..device_count) match
+     * (sorted by bytes, unique; borrowed from the caller, see fl_query_bounds_set_devices). */
     int has_device;
-    char device_id[256];
+    const fl_slice *devices;
+    size_t device_count;
 } fl_query_bounds;
 
 void fl_query_bounds_init(fl_query_bounds *b);
@@ -37,6 +40,38 @@ int fl_query_file_may_match(const fl_query_bounds *b, const fl_lake_file *f,
  * (either may be NULL: unknown). */
 int fl_query_row_group_may_match(const fl_query_bounds *b, const fl_pq_stats *ts,
                                  const fl_pq_stats *device);
+/* Restrict b to the device ids ids[0..n) ('=' is a list of one, IN the whole list): ids is
+ * sorted and deduplicated in place; a second restriction keeps the intersection (written into
+ * the new ids array). Borrowed: ids and the bytes they point to must outlive b. */
+void fl_query_bounds_set_devices(fl_query_bounds *b, fl_slice *ids, size_t n);
+/* 1 if id is one of b's devices (always 1 when b has no device restriction). */
+int fl_query_device_match(const fl_query_bounds *b, fl_slice id);
+/* Byte-wise comparison of two strings, shorter first on a common prefix: SQLite's BINARY
+ * collation, and Parquet's BYTE_ARRAY statistics order. */
+int fl_query_slice_cmp(fl_slice a, fl_slice b);
+
+/* A pushed-down comparison on a numeric file column (INTEGER/BOOLEAN or REAL), checked on
+ * every decoded row before SQLite sees it: the intersection of the column's constraints as one
+ * range. Like the bounds it may keep rows the predicate rejects, never drop one it accepts. */
+typedef struct fl_query_row_filter {
+    int column;  /* table column */
+    int is_real; /* DOUBLE column: dlo/dhi (open = strict); else ilo/ihi, inclusive */
+    int64_t ilo, ihi;
+    double dlo, dhi;
+    int dlo_open, dhi_open;
+} fl_query_row_filter;
+
+void fl_query_row_filter_init(fl_query_row_filter *f, int column, int is_real);
+void fl_query_row_filter_add_int(fl_query_row_filter *f, int op, int64_t v);
+void fl_query_row_filter_add_real(fl_query_row_filter *f, int op, double v);
+static inline int fl_query_row_filter_int(const fl_query_row_filter *f, int64_t x)
+{
+    return x >= f->ilo && x <= f->ihi;
+}
+static inline int fl_query_row_filter_real(const fl_query_row_filter *f, double x)
+{
+    return (f->dlo_open ? x > f->dlo : x >= f->dlo) && (f->dhi_open ? x < f->dhi : x <= f->dhi);
+}
 
 /* ---- session (session.c) ----------------------------------------------------------------- */
 
@@ -95,12 +130,25 @@ typedef struct pq_vtab {
 typedef struct pq_file {
     char *path;
     int32_t part[QB_PART_COUNT];
+    int64_t rows; /* catalogued */
 } pq_file;
+
+/* Scan order the plan promised SQLite (idxStr's second field). */
+enum {
+    PQ_ORDER_NONE = '-',
+    PQ_ORDER_PARTITION = 'P', /* files in (year, month, day, hour) order: ORDER/GROUP BY them */
+    PQ_ORDER_DEVICE = 'G',    /* rows grouped by device_id, ascending (vtab_group.c) */
+};
+
+#define PQ_ROW_FILTERS_MAX 16
+
+typedef struct pq_spool pq_spool; /* vtab_group.c */
 
 typedef struct pq_cursor {
     sqlite3_vtab_cursor base;
     fl_query_bounds bounds;
     uint64_t columns_used;
+    int order;
     pq_file *files;
     size_t file_count, next_file;
     const pq_file *file; /* current */
@@ -111,6 +159,16 @@ typedef struct pq_cursor {
     const fl_pq_column_def *file_def[PQ_COLUMNS_MAX];
     fl_pq_column_values values[PQ_COLUMNS_MAX]; /* decoded chunks of the row group */
     uint8_t decoded[PQ_COLUMNS_MAX];
+    /* Row-level filtering of the current group: the pushed-down device set, time range and
+     * numeric comparisons are checked in C on the decoded columns (filter columns first; the
+     * other used columns are decoded only if a row survives), and SQLite sees only the
+     * surviving rows sel[0..sel_count). sel is NULL when nothing is filtered (every row). */
+    fl_query_row_filter filters[PQ_ROW_FILTERS_MAX];
+    int filter_count;
+    int filter_device, filter_time; /* check the device set / time range per row */
+    uint32_t *sel;
+    size_t sel_cap, sel_count, sel_pos;
+    fl_slice *device_ids; /* the device set's storage (one block: slices, then bytes) */
     int64_t group_rows, row, rowid;
     int64_t file_groups_read, file_groups_skipped; /* of the current file, for EXPLAIN */
     int eof;
@@ -118,6 +176,7 @@ typedef struct pq_cursor {
     char access_cache[128];
     size_t access_cache_len; /* SIZE_MAX: none */
     int access_cache_ok;
+    pq_spool *spool; /* PQ_ORDER_DEVICE */
 } pq_cursor;
 
 FL_MUST_USE int fl_query_vtab_register(fl_query_session *s);
@@ -128,6 +187,18 @@ int fl_query_vtab_next(sqlite3_vtab_cursor *cur);
 int fl_query_vtab_eof(sqlite3_vtab_cursor *cur);
 int fl_query_vtab_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int i);
 void fl_query_vtab_cursor_reset(pq_cursor *c);
+/* vtab_scan.c, for vtab_group.c: move to the next row group with surviving rows (opening
+ * files as needed; c->eof at the end), and restart the scan at the first file. */
+int pq_scan_advance_group(pq_cursor *c);
+void pq_scan_rewind(pq_cursor *c);
+int pq_scan_set_error(pq_cursor *c, const char *fmt, const char *a, const char *b);
+/* vtab_group.c: PQ_ORDER_DEVICE scans. filter reads the (first part of the) pruned files into
+ * an in-memory spool grouped by device_id and positions on the first row; next/column/eof
+ * replace the streaming ones; free releases the spool. */
+int pq_group_filter(pq_cursor *c);
+int pq_group_next(pq_cursor *c);
+int pq_group_column(pq_cursor *c, sqlite3_context *ctx, int i);
+void pq_group_free(pq_cursor *c);
 
 /* ---- authorizer (authorizer.c) ----------------------------------------------------------- */
 
