@@ -96,6 +96,14 @@ static int verify(const struct cli *o, const fl_audit_options *ao)
                                   .hmac_key_file = o->key_file ? o->key_file : ao->hmac_key_file,
                                   .from_us = o->from_us,
                                   .to_us = o->to_us};
+    DIR *d = opendir(ao->dir);
+    if (!d) {
+        fprintf(stderr, "fleetlake audit verify: no audit log in %s (serve never ran with "
+                        "audit.enabled = on, or the directory is not a data directory)\n",
+                ao->dir);
+        return 1;
+    }
+    closedir(d);
     fl_audit_verify_report r;
     int rc = fl_audit_verify(&vo, &r);
     if (rc == FL_ECORRUPT) {
