@@ -87,6 +87,21 @@ static const char *const migrations[] = {
     " nullable INTEGER NOT NULL,"
     " is_partition INTEGER NOT NULL,"
     " PRIMARY KEY (table_name, position));",
+    /* 4: lifecycle (issue 5 item 4). lake_files.location: NULL for a file in the main lake
+     * (<data>/lake), else the absolute directory of the object store holding it (the warm
+     * tier's lifecycle.warm_dir at the time of the move), so readers find a file without
+     * knowing the configuration that moved it. lake_deletes: objects to delete once
+     * delete_after (µs) has passed, scheduled in the same transaction that stopped them being
+     * part of the lake (the hot copy of a file moved to warm, the original of a file
+     * rewritten to cold, an expired file): a crash between that commit and the deletion
+     * leaves a row here, and the next pass finishes it. location '' is the main lake. */
+    "ALTER TABLE lake_files ADD COLUMN location TEXT;"
+    "CREATE TABLE IF NOT EXISTS lake_deletes ("
+    " path TEXT NOT NULL,"
+    " location TEXT NOT NULL,"
+    " delete_after BIGINT NOT NULL,"
+    " reason TEXT NOT NULL,"
+    " PRIMARY KEY (path, location));",
 };
 #define MIGRATION_COUNT ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -226,7 +241,7 @@ int fl_catalog_transaction(fl_catalog *c, fl_catalog_txn_fn fn, void *arg)
 
 #define FILE_COLUMNS                                                                               \
     "path, table_name, year, month, day, hour, rows, bytes, min_ts, max_ts, shard, first_seq,"   \
-    " last_seq, tier, state, created_at, retired_at"
+    " last_seq, tier, state, created_at, retired_at, location"
 
 static int bind_opt_i64(sqlite3_stmt *st, int i, int64_t v, int is_null)
 {
@@ -241,7 +256,7 @@ int fl_catalog_file_insert(fl_catalog *c, const fl_lake_file *f)
     int rc = FL_ESQLITE;
     if (sqlite3_prepare_v2(c->db,
                            "INSERT INTO lake_files (" FILE_COLUMNS ") VALUES"
-                           " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                           " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                            -1, &st, NULL) != SQLITE_OK)
         goto out;
     int no_seq = f->first_seq == 0 && f->last_seq == 0;
@@ -259,7 +274,9 @@ int fl_catalog_file_insert(fl_catalog *c, const fl_lake_file *f)
             sqlite3_bind_text(st, 15, f->state[0] ? f->state : FL_CATALOG_STATE_LIVE, -1,
                               SQLITE_TRANSIENT) |
             sqlite3_bind_int64(st, 16, f->created_at ? f->created_at : fl_time_now_us()) |
-            bind_opt_i64(st, 17, f->retired_at, f->retired_at < 0);
+            bind_opt_i64(st, 17, f->retired_at, f->retired_at < 0) |
+            (f->location[0] ? sqlite3_bind_text(st, 18, f->location, -1, SQLITE_TRANSIENT)
+                            : sqlite3_bind_null(st, 18));
     if (b != SQLITE_OK)
         goto out;
     int step = sqlite3_step(st);
@@ -302,6 +319,7 @@ static void row_to_file(sqlite3_stmt *st, fl_lake_file *f)
     copy_text(f->state, sizeof f->state, sqlite3_column_text(st, 14));
     f->created_at = sqlite3_column_int64(st, 15);
     f->retired_at = col_i64(st, 16, -1);
+    copy_text(f->location, sizeof f->location, sqlite3_column_text(st, 17));
 }
 
 int fl_catalog_file_get(fl_catalog *c, const char *path, fl_lake_file *out)
@@ -338,6 +356,106 @@ int fl_catalog_file_retire(fl_catalog *c, const char *path, int64_t retired_at)
     if (sqlite3_step(st) == SQLITE_DONE)
         rc = sqlite3_changes(c->db) == 1 ? 0 : FL_ENOTFOUND;
 out:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int fl_catalog_file_move(fl_catalog *c, const char *path, const char *tier, const char *location)
+{
+    if (!tier || !*tier)
+        return FL_EINVAL;
+    sqlite3_stmt *st = NULL;
+    int rc = FL_ESQLITE;
+    if (sqlite3_prepare_v2(c->db,
+                           "UPDATE lake_files SET tier = ?1, location = ?2"
+                           " WHERE path = ?3 AND state = 'live'",
+                           -1, &st, NULL) != SQLITE_OK)
+        goto out;
+    int bound = sqlite3_bind_text(st, 1, tier, -1, SQLITE_TRANSIENT) |
+                (location && *location ? sqlite3_bind_text(st, 2, location, -1, SQLITE_TRANSIENT)
+                                      : sqlite3_bind_null(st, 2)) |
+                sqlite3_bind_text(st, 3, path, -1, SQLITE_TRANSIENT);
+    if (bound != SQLITE_OK)
+        goto out;
+    if (sqlite3_step(st) == SQLITE_DONE)
+        rc = sqlite3_changes(c->db) == 1 ? 0 : FL_ENOTFOUND;
+out:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int fl_catalog_file_remove(fl_catalog *c, const char *path)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = FL_ESQLITE;
+    if (sqlite3_prepare_v2(c->db, "DELETE FROM lake_files WHERE path = ? AND state = 'live'", -1,
+                           &st, NULL) == SQLITE_OK &&
+        sqlite3_bind_text(st, 1, path, -1, SQLITE_TRANSIENT) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_DONE)
+        rc = sqlite3_changes(c->db) == 1 ? 0 : FL_ENOTFOUND;
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* ---- lake_deletes ---------------------------------------------------------------------------- */
+
+int fl_catalog_delete_schedule(fl_catalog *c, const char *path, const char *location,
+                               int64_t delete_after, const char *reason)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = FL_ESQLITE;
+    if (sqlite3_prepare_v2(c->db,
+                           "INSERT INTO lake_deletes (path, location, delete_after, reason)"
+                           " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (path, location) DO UPDATE"
+                           " SET delete_after = excluded.delete_after, reason = excluded.reason",
+                           -1, &st, NULL) != SQLITE_OK)
+        goto out;
+    int b = sqlite3_bind_text(st, 1, path, -1, SQLITE_TRANSIENT) |
+            sqlite3_bind_text(st, 2, location ? location : "", -1, SQLITE_TRANSIENT) |
+            sqlite3_bind_int64(st, 3, delete_after) |
+            sqlite3_bind_text(st, 4, reason, -1, SQLITE_TRANSIENT);
+    if (b == SQLITE_OK && sqlite3_step(st) == SQLITE_DONE)
+        rc = 0;
+out:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int fl_catalog_deletes_query(fl_catalog *c, int64_t due_by, fl_catalog_delete_fn fn, void *arg)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = FL_ESQLITE, step;
+    if (sqlite3_prepare_v2(c->db,
+                           "SELECT path, location, delete_after, reason FROM lake_deletes"
+                           " WHERE delete_after <= ?1 ORDER BY path, location",
+                           -1, &st, NULL) != SQLITE_OK ||
+        sqlite3_bind_int64(st, 1, due_by) != SQLITE_OK)
+        goto out;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        fl_catalog_delete d;
+        copy_text(d.path, sizeof d.path, sqlite3_column_text(st, 0));
+        copy_text(d.location, sizeof d.location, sqlite3_column_text(st, 1));
+        d.delete_after = sqlite3_column_int64(st, 2);
+        copy_text(d.reason, sizeof d.reason, sqlite3_column_text(st, 3));
+        if ((rc = fn(arg, &d)))
+            goto out;
+    }
+    rc = step == SQLITE_DONE ? 0 : FL_ESQLITE;
+out:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int fl_catalog_delete_done(fl_catalog *c, const char *path, const char *location)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = FL_ESQLITE;
+    if (sqlite3_prepare_v2(c->db, "DELETE FROM lake_deletes WHERE path = ?1 AND location = ?2",
+                           -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_bind_text(st, 1, path, -1, SQLITE_TRANSIENT) == SQLITE_OK &&
+        sqlite3_bind_text(st, 2, location ? location : "", -1, SQLITE_TRANSIENT) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_DONE)
+        rc = 0;
     sqlite3_finalize(st);
     return rc;
 }

@@ -16,8 +16,13 @@
  *              is_partition): a copy of the registry below (fl_catalog_registry_sync)
  *   lake_files(path PK, table_name, year, month, day, hour (NULL when the table is not
  *              partitioned by hour), rows, bytes, min_ts, max_ts (µs), shard, first_seq,
- *              last_seq (NULL for files not derived from one stream shard), tier ('hot'),
- *              state ('live' | 'retired'), created_at, retired_at (µs))
+ *              last_seq (NULL for files not derived from one stream shard), tier ('hot' |
+ *              'warm' | 'cold'), state ('live' | 'retired'), created_at, retired_at (µs),
+ *              location (NULL: the main lake; else the absolute directory of the store
+ *              holding the file, migration 4: the lifecycle's warm tier))
+ *   lake_deletes(path, location ('' = main lake), delete_after (µs), reason): objects to delete
+ *              once delete_after passed, scheduled in the transaction that stopped them being
+ *              part of the lake (lifecycle moves and expiry, src/lake/lifecycle_apply.c)
  *
  * A catalog handle is one SQLite connection: use it from one thread at a time. Each consumer
  * thread opens its own (SQLite serialises writers through the WAL lock; busy_timeout waits). */
@@ -52,10 +57,13 @@ typedef struct fl_lake_file {
     int64_t min_ts, max_ts; /* µs, of the table's event-time column */
     int32_t shard;          /* -1: none */
     uint64_t first_seq, last_seq;
-    char tier[16];  /* "hot" */
+    char tier[16];  /* "hot" | "warm" | "cold" */
     char state[16]; /* "live" | "retired" */
     int64_t created_at;
     int64_t retired_at; /* -1: NULL */
+    /* "": the main lake (<data>/lake). Otherwise the absolute directory of the object store
+     * that holds path (the warm tier); fl_lake_stores_get (lake.h) resolves it. */
+    char location[FL_CATALOG_PATH_MAX];
 } fl_lake_file;
 
 /* Open meta.db at path (":memory:" for tests) as a new connection: WAL, synchronous=FULL,
@@ -88,6 +96,34 @@ FL_MUST_USE int fl_catalog_file_insert(fl_catalog *c, const fl_lake_file *f);
 FL_MUST_USE int fl_catalog_file_get(fl_catalog *c, const char *path, fl_lake_file *out);
 /* Mark a file retired (compaction); FL_ENOTFOUND if no live row has that path. */
 FL_MUST_USE int fl_catalog_file_retire(fl_catalog *c, const char *path, int64_t retired_at);
+
+/* Lifecycle: set a live file's tier and location ("" or NULL: the main lake). FL_ENOTFOUND if
+ * no live row has that path. */
+FL_MUST_USE int fl_catalog_file_move(fl_catalog *c, const char *path, const char *tier,
+                                     const char *location);
+/* Lifecycle expiry: delete a live file's row. FL_ENOTFOUND if no live row has that path. */
+FL_MUST_USE int fl_catalog_file_remove(fl_catalog *c, const char *path);
+
+/* An object scheduled for deletion (lake_deletes). location "" is the main lake. */
+typedef struct fl_catalog_delete {
+    char path[FL_CATALOG_PATH_MAX];
+    char location[FL_CATALOG_PATH_MAX];
+    int64_t delete_after; /* µs */
+    char reason[64];
+} fl_catalog_delete;
+typedef int (*fl_catalog_delete_fn)(void *arg, const fl_catalog_delete *d);
+/* Schedule (or reschedule) the deletion of object path in location ("" or NULL: the main
+ * lake) once delete_after (µs) passed. Call inside the transaction that drops the object from
+ * the lake, so the deletion survives a crash. */
+FL_MUST_USE int fl_catalog_delete_schedule(fl_catalog *c, const char *path,
+                                           const char *location, int64_t delete_after,
+                                           const char *reason);
+/* fn per scheduled deletion due by due_by (delete_after <= due_by), by path; fn's non-zero
+ * return stops and is returned. */
+FL_MUST_USE int fl_catalog_deletes_query(fl_catalog *c, int64_t due_by, fl_catalog_delete_fn fn,
+                                         void *arg);
+/* Forget a scheduled deletion (the object is gone). 0 also when there was none. */
+FL_MUST_USE int fl_catalog_delete_done(fl_catalog *c, const char *path, const char *location);
 
 /* Which rows a query returns. Fields -1 (or NULL strings) match anything. */
 typedef struct fl_catalog_filter {

@@ -3,9 +3,11 @@
  * 1. The stream and the dead-letter log: every batch's CRC32C and every record decodes
  *    (read-only, so it is safe while `serve` runs); quarantined segments are reported.
  * 2. meta.db: SQLite's integrity_check.
- * 3. The lake against its catalog: every live catalogued file exists, has a valid Parquet
- *    footer, and its size and row count match its catalog row; no Parquet file sits in the lake
- *    without a catalog row (an orphan); no stale incomplete upload (*.tmp) is left.
+ * 3. The lake against its catalog: every live catalogued file exists where its row says (the
+ *    main lake, or the lifecycle's warm directory), has a valid Parquet footer, and its size and
+ *    row count match its catalog row; no Parquet file sits in the lake or a warm directory
+ *    without a catalog row (an orphan) or a scheduled deletion (lake_deletes: replaced by a
+ *    lifecycle move, deleted after the grace); no stale incomplete upload (*.tmp) is left.
  * Prints one line per finding and a summary; exits 1 on any problem, 0 when clean, 2 on usage
  * errors. --repair does only safe things: orphans and stale uploads are moved to
  * <data>/lake-quarantine/ (never deleted), and while a server runs on the directory only files
@@ -45,9 +47,17 @@ struct check {
     long repaired;
     fl_catalog *catalog;
     fl_objstore *lake;
-    /* catalogued paths (every state), sorted, for the orphan scan */
+    fl_lake_stores *stores; /* resolves lake_files.location */
+    /* "<location>|<path>" of catalogued files (every state; location "" = the main lake),
+     * sorted, for the orphan scan; the same for scheduled deletions */
     char **paths;
     size_t path_count, path_cap;
+    char **scheduled;
+    size_t scheduled_count, scheduled_cap;
+    /* distinct non-main locations (warm directories) seen in the catalog */
+    char **locations;
+    size_t location_count, location_cap;
+    const char *listing; /* location whose store check_object is listing ("" main) */
 };
 
 static void problem(struct check *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -183,45 +193,75 @@ static int check_meta(struct check *c, const char *path)
 
 /* ---- 3. lake -------------------------------------------------------------------------------- */
 
-static int remember_path(struct check *c, const char *path)
+static int push_str(char ***v, size_t *n, size_t *cap, const char *a, const char *b)
 {
-    if (c->path_count == c->path_cap) {
-        size_t cap = c->path_cap ? c->path_cap * 2 : 1024;
-        char **p = fl_realloc(c->paths, cap * sizeof *p);
+    if (*n == *cap) {
+        size_t ncap = *cap ? *cap * 2 : 1024;
+        char **p = fl_realloc(*v, ncap * sizeof *p);
         if (!p)
             return FL_ENOMEM;
-        c->paths = p;
-        c->path_cap = cap;
+        *v = p;
+        *cap = ncap;
     }
-    if (!(c->paths[c->path_count] = fl_strdup(path)))
+    size_t la = strlen(a), lb = b ? strlen(b) : 0;
+    char *s = fl_malloc(la + lb + 2);
+    if (!s)
         return FL_ENOMEM;
-    c->path_count++;
+    memcpy(s, a, la);
+    s[la] = 0;
+    if (b) {
+        s[la] = '|';
+        memcpy(s + la + 1, b, lb + 1);
+    }
+    (*v)[(*n)++] = s;
     return 0;
+}
+
+static int remember_path(struct check *c, const fl_lake_file *f)
+{
+    int rc = push_str(&c->paths, &c->path_count, &c->path_cap, f->location, f->path);
+    if (rc || !f->location[0])
+        return rc;
+    for (size_t i = 0; i < c->location_count; i++)
+        if (strcmp(c->locations[i], f->location) == 0)
+            return 0;
+    return push_str(&c->locations, &c->location_count, &c->location_cap, f->location, NULL);
+}
+
+static int on_scheduled(void *arg, const fl_catalog_delete *d)
+{
+    struct check *c = arg;
+    return push_str(&c->scheduled, &c->scheduled_count, &c->scheduled_cap, d->location, d->path);
 }
 
 /* Verify one catalogued file: present, size, footer, rows. */
 static int check_file(void *arg, const fl_lake_file *f)
 {
     struct check *c = arg;
-    int rc = remember_path(c, f->path);
+    int rc = remember_path(c, f);
     if (rc)
         return rc;
     if (strcmp(f->state, FL_CATALOG_STATE_LIVE) != 0)
         return 0; /* retired files may already be gone after their grace period */
     fl_objstore_reader *r;
-    if ((rc = fl_objstore_get_open(c->lake, f->path, &r))) {
-        problem(c, "lake/%s: catalogued (%s, %" PRId64 " rows) but %s", f->path, f->table_name,
-                f->rows, rc == FL_ENOTFOUND ? "missing" : fl_strerror(rc));
+    fl_objstore *store = NULL;
+    const char *root = f->location[0] ? f->location : "lake";
+    if ((rc = fl_lake_file_store(c->stores, f, &store)) ||
+        (rc = fl_objstore_get_open(store, f->path, &r))) {
+        problem(c, "%s/%s: catalogued (%s, %s, %" PRId64 " rows) but %s", root, f->path,
+                f->table_name, f->tier, f->rows,
+                rc == FL_ENOTFOUND ? "missing" : fl_strerror(rc));
         return 0;
     }
     uint64_t size = fl_objstore_reader_size(r);
     fl_pq_reader *pq = NULL;
     if (f->bytes >= 0 && size != (uint64_t)f->bytes)
-        problem(c, "lake/%s: %" PRIu64 " bytes, catalog says %" PRId64, f->path, size, f->bytes);
+        problem(c, "%s/%s: %" PRIu64 " bytes, catalog says %" PRId64, root, f->path, size,
+                f->bytes);
     else if ((rc = fl_pq_reader_open(fl_objstore_source_read, r, size, NULL, &pq)))
-        problem(c, "lake/%s: not a valid Parquet file: %s", f->path, fl_strerror(rc));
+        problem(c, "%s/%s: not a valid Parquet file: %s", root, f->path, fl_strerror(rc));
     else if (fl_pq_reader_rows(pq) != f->rows)
-        problem(c, "lake/%s: %" PRId64 " rows, catalog says %" PRId64, f->path,
+        problem(c, "%s/%s: %" PRId64 " rows, catalog says %" PRId64, root, f->path,
                 fl_pq_reader_rows(pq), f->rows);
     fl_pq_reader_destroy(pq);
     fl_objstore_get_close(r);
@@ -233,10 +273,12 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int move_to_quarantine(struct check *c, const char *key)
+/* Move root/key (root: the lake, or a warm directory) to <data>/lake-quarantine/<key>; a warm
+ * directory on another volume fails with EXDEV (reported, never copied and deleted). */
+static int move_to_quarantine(struct check *c, const char *root, const char *key)
 {
-    char from[4200], to[4200], dir[4200];
-    if (snprintf(from, sizeof from, "%s/lake/%s", c->data_dir, key) >= (int)sizeof from ||
+    char from[8400], to[4200], dir[8400];
+    if (snprintf(from, sizeof from, "%s/%s", root, key) >= (int)sizeof from ||
         snprintf(to, sizeof to, "%s/lake-quarantine/%s", c->data_dir, key) >= (int)sizeof to)
         return -ENAMETOOLONG;
     snprintf(dir, sizeof dir, "%s", to);
@@ -250,25 +292,39 @@ static int move_to_quarantine(struct check *c, const char *key)
     return rc;
 }
 
-/* Each object in the lake: orphan unless catalogued; *.tmp is an incomplete upload. */
+/* Each object in the lake (or the warm directory being listed): orphan unless catalogued at
+ * that location or scheduled for deletion; *.tmp is an incomplete upload. */
 static int check_object(void *arg, const char *key, const fl_objstore_info *st)
 {
     struct check *c = arg;
-    const char *k = key;
-    if (bsearch(&k, c->paths, c->path_count, sizeof *c->paths, cmp_str))
+    char lk[8400];
+    const char *k = lk;
+    const char *where = c->listing[0] ? c->listing : "lake";
+    if (snprintf(lk, sizeof lk, "%s|%s", c->listing, key) >= (int)sizeof lk)
+        return -ENAMETOOLONG;
+    if (c->path_count && bsearch(&k, c->paths, c->path_count, sizeof *c->paths, cmp_str))
         return 0;
+    if (c->scheduled_count && bsearch(&k, c->scheduled, c->scheduled_count, sizeof *c->scheduled, cmp_str)) {
+        printf("note    %s/%s: replaced or expired, deleted after the grace period\n", where,
+               key);
+        return 0;
+    }
     int recent = c->now_us - st->mtime_us < ORPHAN_GRACE_US;
     if (recent) {
-        printf("note    lake/%s: not catalogued yet (written %.0f s ago: may be committing)\n", key,
-               (double)(c->now_us - st->mtime_us) / 1e6);
+        printf("note    %s/%s: not catalogued yet (written %.0f s ago: may be committing)\n",
+               where, key, (double)(c->now_us - st->mtime_us) / 1e6);
         return 0;
     }
     size_t n = strlen(key);
     const char *what = n > 4 && strcmp(key + n - 4, ".tmp") == 0 ? "stale incomplete upload"
                                                                   : "orphan: not in the catalog";
-    problem(c, "lake/%s: %s (%" PRIu64 " bytes)", key, what, st->size);
+    problem(c, "%s/%s: %s (%" PRIu64 " bytes)", where, key, what, st->size);
     if (c->repair) {
-        int rc = move_to_quarantine(c, key);
+        char root[4200];
+        int rc = c->listing[0] ? (snprintf(root, sizeof root, "%s", c->listing), 0)
+                               : fl_cli_path(root, sizeof root, c->data_dir, "lake");
+        if (!rc)
+            rc = move_to_quarantine(c, root, key);
         if (rc)
             printf("        repair failed: %s\n", fl_strerror(rc));
         else {
@@ -325,23 +381,37 @@ static void check_lake(struct check *c, const char *meta_path)
         problem(c, "%s: cannot open the catalog: %s", meta_path, fl_strerror(rc));
         return;
     }
-    if ((rc = fl_objstore_local_create(root, &c->lake))) {
+    if ((rc = fl_objstore_local_create(root, &c->lake)) ||
+        (rc = fl_lake_stores_create(c->lake, &c->stores))) {
         problem(c, "%s: cannot open the lake: %s", root, fl_strerror(rc));
         return;
     }
     long before = c->problems;
     fl_catalog_filter all = fl_catalog_filter_table(NULL);
-    if ((rc = fl_catalog_files_query(c->catalog, &all, check_file, c)))
+    if ((rc = fl_catalog_files_query(c->catalog, &all, check_file, c)) ||
+        (rc = fl_catalog_deletes_query(c->catalog, INT64_MAX, on_scheduled, c)))
         problem(c, "catalog query failed: %s", fl_strerror(rc));
-    qsort(c->paths, c->path_count, sizeof *c->paths, cmp_str);
+    if (c->path_count)
+        qsort(c->paths, c->path_count, sizeof *c->paths, cmp_str);
+    if (c->scheduled_count)
+        qsort(c->scheduled, c->scheduled_count, sizeof *c->scheduled, cmp_str);
+    c->listing = "";
     if ((rc = fl_objstore_list(c->lake, "", check_object, c)) || (rc = walk_tmp(c, root, "")))
         problem(c, "listing the lake failed: %s", fl_strerror(rc));
+    for (size_t i = 0; i < c->location_count; i++) {
+        fl_objstore *warm = NULL;
+        c->listing = c->locations[i];
+        if ((rc = fl_lake_stores_get(c->stores, c->listing, &warm)) ||
+            (rc = fl_objstore_list(warm, "", check_object, c)) ||
+            (rc = walk_tmp(c, c->listing, "")))
+            problem(c, "listing the warm directory %s failed: %s", c->listing, fl_strerror(rc));
+    }
     int64_t files = 0, rows = 0, bytes = 0;
     if (fl_catalog_files_count(c->catalog, &all, &files, &rows, &bytes) == 0 &&
         c->problems == before)
         printf("ok      lake: %" PRId64 " catalogued files (%" PRId64 " rows, %" PRId64
-               " bytes) present and valid, no orphans\n",
-               files, rows, bytes);
+               " bytes) present and valid, no orphans (%zu warm director%s too)\n",
+               files, rows, bytes, c->location_count, c->location_count == 1 ? "y" : "ies");
 }
 
 static int server_running(const char *data_dir)
@@ -403,6 +473,13 @@ int fl_cli_check(int argc, char **argv)
     for (size_t i = 0; i < c.path_count; i++)
         fl_free(c.paths[i]);
     fl_free(c.paths);
+    for (size_t i = 0; i < c.scheduled_count; i++)
+        fl_free(c.scheduled[i]);
+    fl_free(c.scheduled);
+    for (size_t i = 0; i < c.location_count; i++)
+        fl_free(c.locations[i]);
+    fl_free(c.locations);
+    fl_lake_stores_destroy(c.stores);
     fl_objstore_destroy(c.lake);
     fl_catalog_close(c.catalog);
     printf("%ld problem%s found%s\n", c.problems, c.problems == 1 ? "" : "s",

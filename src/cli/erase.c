@@ -134,14 +134,18 @@ static int run(struct cli *o, const fl_cli_lake_paths *paths, const char *summar
     fl_compact_unlock(sfd);
     fl_compact_unlock(cfd);
     if (rc) {
-        fprintf(stderr, "fleetlake erase: %s (nothing erased)\n", fl_strerror(rc));
+        fprintf(stderr, "fleetlake erase: %s (see the log above: a failure before the catalog "
+                        "commit erased nothing; after it, run erase again to finish)\n",
+                fl_strerror(rc));
         return 1;
     }
     printf("%s device %s: %" PRIu64 " files scanned, %" PRIu64 " rewritten, %" PRIu64
-           " removed, %" PRIu64 " rows, %" PRIu64 " device_state row%s\n",
+           " removed, %" PRIu64 " rows, %" PRIu64 " device_state row%s, %" PRIu64
+           " replaced or expired file%s awaiting deletion deleted now\n",
            o->dry_run ? "dry run: would erase" : "erased", o->device, st.files_scanned,
            st.files_rewritten, st.files_removed, st.rows_removed, st.state_rows,
-           st.state_rows == 1 ? "" : "s");
+           st.state_rows == 1 ? "" : "s", st.scheduled_deleted,
+           st.scheduled_deleted == 1 ? "" : "s");
     if (o->dry_run)
         printf("dry run: nothing changed\n");
     return 0;

@@ -44,6 +44,7 @@ struct server {
     fl_delivery *delivery;
     fl_processor *processor;
     fl_compaction *compaction;
+    fl_lifecycle_runner *lifecycle;
     fl_summary_job *summary;
     fl_gateway *gateway;
     fl_keystore *keystore;
@@ -454,6 +455,21 @@ static int start_compaction(struct server *srv)
     return rc;
 }
 
+/* The lifecycle (lifecycle_run.c): tiers by partition age, a pass a day, serialised with
+ * compaction and `fleetlake compact|lifecycle|erase` through <data>/compact.lock. */
+static int start_lifecycle(struct server *srv)
+{
+    if (strcmp(srv->cfg.lifecycle_enabled, "on") != 0) {
+        FL_INFO(MODULE, "lifecycle disabled (lifecycle.enabled = off)");
+        return 0;
+    }
+    fl_lifecycle_deps deps = {&srv->cfg, srv->lake, srv->cfg.data_dir};
+    int rc = fl_lifecycle_runner_start(&deps, &srv->lifecycle);
+    if (rc)
+        FL_ERROR(MODULE, "cannot start the lifecycle: %s", fl_strerror(rc));
+    return rc;
+}
+
 /* The hourly_summary job (src/jobs), serialised with `fleetlake summarize` through
  * <data>/summary.lock. */
 static int start_summary(struct server *srv)
@@ -521,6 +537,7 @@ static int start(struct server *srv)
         (rc = start_delivery(srv)) || (rc = start_notify(srv)) ||
         (rc = start_alerts(srv)) ||
         (rc = start_processor(srv)) || (rc = start_compaction(srv)) ||
+        (rc = start_lifecycle(srv)) ||
         (rc = start_summary(srv)))
         return rc;
     fl_gateway_deps deps = {&srv->cfg, srv->stream, srv->dead_letters, srv->metrics,
@@ -565,6 +582,7 @@ static int stop(struct server *srv)
     /* After the gateway (the only /metrics renderer: compaction's gauge collector goes with
      * it); a partition being compacted is abandoned at its next check, nothing committed. */
     fl_compaction_stop(srv->compaction);
+    fl_lifecycle_runner_stop(srv->lifecycle);
     fl_summary_job_stop(srv->summary);
     if (srv->maintenance_started) {
         pthread_mutex_lock(&srv->stop_lock);

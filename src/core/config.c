@@ -192,6 +192,22 @@ const fl_config_entry fl_config_table[] = {
      OFF(lifecycle_retention_days), 0,
      "Partitions older than this are deleted, lake files and catalog rows. 1095 days (3 years) "
      "is the reference's legal retention requirement. Must exceed warm_days."},
+    {"lifecycle.warm_dir", FL_CFG_STRING, "", 0, 0, NULL, OFF(lifecycle_warm_dir),
+     SZ(lifecycle_warm_dir),
+     "Directory of the warm tier (S3 Infrequent Access's role): may be another, cheaper volume. "
+     "Empty: <data_dir>/lake-warm; a relative path is relative to data_dir. Files keep their "
+     "key under it and the catalog records the absolute directory per file, so changing this "
+     "later only affects new moves. Dedicate it to fleetlake: uncatalogued Parquet files under "
+     "the lake's table prefixes in it are removed as crash leftovers."},
+    {"lifecycle.enabled", FL_CFG_ENUM, "on", 0, 0, "on|off", OFF(lifecycle_enabled),
+     SZ(lifecycle_enabled),
+     "Whether `serve` applies the lifecycle by itself (moves to warm and cold, deletes after "
+     "retention). `fleetlake lifecycle` works either way."},
+    {"lifecycle.interval_s", FL_CFG_SECONDS, "1d", 1, 30 * 86400, NULL,
+     OFF(lifecycle_interval_s), 0,
+     "Time between two lifecycle passes of `serve` (the first runs a minute after start). Tiers "
+     "are counted in whole days, so a daily pass is as precise as the policy; an idle pass is a "
+     "catalog query and a listing of the warm directory."},
     {"summary.enabled", FL_CFG_ENUM, "on", 0, 0, "on|off", OFF(summary_enabled),
      SZ(summary_enabled),
      "Whether `serve` writes curated-data/hourly_summary/ by itself as hours close (and "

@@ -124,6 +124,9 @@ typedef struct fl_config {
     int64_t lifecycle_hot_days;
     int64_t lifecycle_warm_days;
     int64_t lifecycle_retention_days;
+    char lifecycle_warm_dir[4096];
+    char lifecycle_enabled[8];
+    int64_t lifecycle_interval_s;
     /* [summary] (the hourly_summary job, src/jobs) */
     char summary_enabled[8];
     int64_t summary_interval_s;

@@ -33,9 +33,16 @@
  *      grace) are scanned too, and deleted after the commit when they hold the device; their
  *      catalog rows stay retired (a missing retired file is normal). This also finishes a run
  *      that crashed after its commit, before deleting the originals: run erase again.
+ *  E5  Every tier. A file is read from, and its replacement written to, the store its row
+ *      names (locate.c): a warm file's replacement stays in the warm directory (tier 'warm'),
+ *      a cold one's in archived-data/ (tier 'cold', ZSTD). Objects the lifecycle scheduled for
+ *      deletion (lake_deletes: the hot copy of a file moved to warm, the original of a file
+ *      rewritten to cold, an expired file — no longer part of the lake, still on disk during
+ *      their grace) are all deleted after the commit, whoever they hold.
  *
- * Not covered: the stream and dead-letter logs (records there expire by stream retention,
- * docs/lake.md "Erasure"), and serve's in-memory state — erase refuses while serve runs.
+ * Not covered: the stream and dead-letter logs (append-only segments; records there expire by
+ * stream retention, docs/lake.md "Erasure"), and serve's in-memory state — erase refuses while
+ * serve runs.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -61,6 +68,7 @@ typedef struct erase_target {
 typedef struct erase_run {
     const fl_erase_options *o;
     fl_catalog *cat;
+    fl_lake_stores *stores; /* E5 */
     const fl_lake_table_info *t; /* table being listed */
     erase_target *targets;
     size_t n, cap;
@@ -143,7 +151,10 @@ static int mark_rows(const erase_run *e, const erase_target *tg, fl_pq_reader *r
 static int open_file(const erase_run *e, const fl_lake_file *f, fl_objstore_reader **src,
                      fl_pq_reader **r)
 {
-    int rc = fl_objstore_get_open(e->o->store, f->path, src);
+    fl_objstore *store = NULL;
+    int rc = fl_lake_file_store(e->stores, f, &store); /* E5 */
+    if (!rc)
+        rc = fl_objstore_get_open(store, f->path, src);
     if (!rc)
         rc = fl_pq_reader_open(fl_objstore_source_read, *src, fl_objstore_reader_size(*src), NULL,
                                r);
@@ -290,6 +301,8 @@ static int copy_row_group(const erase_run *e, erase_target *tg, fl_pq_reader *r,
 
 static int codec_of(const erase_run *e, const erase_target *tg)
 {
+    if (strcmp(tg->f.tier, "cold") == 0)
+        return FL_PQ_ZSTD; /* E5: cold files stay as the lifecycle wrote them */
     if (strcmp(tg->t->name, FL_LAKE_RAW_TABLE) == 0 || is_rejected(tg->t)) {
         int c = fl_pq_codec_parse(e->o->raw_codec ? e->o->raw_codec : "gzip");
         return c < 0 ? FL_PQ_GZIP : c;
@@ -350,11 +363,14 @@ static int rewrite_file(const erase_run *e, erase_target *tg)
     tg->out.retired_at = -1;
     tg->out.created_at = 0;
     snprintf(tg->out.state, sizeof tg->out.state, "live");
+    fl_objstore *store = NULL; /* the original's: tier and location are kept (E5) */
     int rc = output_key(tg->out.path, sizeof tg->out.path, tg->f.path, e->o->device_id);
     if (!rc)
         rc = open_file(e, &tg->f, &src, &r);
     if (!rc)
-        rc = fl_objstore_put_open(e->o->store, tg->out.path, &w);
+        rc = fl_lake_file_store(e->stores, &tg->out, &store);
+    if (!rc)
+        rc = fl_objstore_put_open(store, tg->out.path, &w);
     if (!rc && (rc = encode_copy(e, tg, r, w)) != 0)
         fl_objstore_put_abort(w);
     else if (!rc) {
@@ -459,13 +475,60 @@ static int list_and_scan(erase_run *e)
     return rc;
 }
 
+/* Delete one object of a target (original or output) from the store its row names. */
+static int delete_object(const erase_run *e, const fl_lake_file *f)
+{
+    fl_objstore *store = NULL;
+    int rc = fl_lake_file_store(e->stores, f, &store);
+    return rc ? rc : fl_objstore_delete(store, f->path);
+}
+
+static int on_scheduled(void *arg, const fl_catalog_delete *d)
+{
+    fl_buf *b = arg;
+    int rc = fl_buf_append(b, d->path, strlen(d->path) + 1);
+    return rc ? rc : fl_buf_append(b, d->location, strlen(d->location) + 1);
+}
+
+/* E5: delete every object scheduled for deletion now (or count them for a dry run). */
+static int delete_scheduled(erase_run *e)
+{
+    fl_buf due = {0};
+    int rc = fl_catalog_deletes_query(e->cat, INT64_MAX, on_scheduled, &due);
+    for (size_t off = 0; !rc && off < due.len;) {
+        const char *path = due.data + off, *location = path + strlen(path) + 1;
+        off = (size_t)(location - due.data) + strlen(location) + 1;
+        e->st->scheduled_deleted++;
+        if (e->o->dry_run)
+            continue;
+        fl_objstore *store = NULL;
+        rc = fl_lake_stores_get(e->stores, location, &store);
+        if (!rc && (rc = fl_objstore_delete(store, path)) == FL_ENOTFOUND)
+            rc = 0;
+        if (!rc)
+            rc = fl_catalog_delete_done(e->cat, path, location);
+        if (rc)
+            FL_ERROR(MODULE, "cannot delete %s%s%s (scheduled by the lifecycle): %s", location,
+                     *location ? "/" : "", path, fl_strerror(rc));
+        else
+            FL_INFO(MODULE, "deleted %s%s%s now, not after its grace (scheduled by the "
+                            "lifecycle; may hold device %.*s)",
+                    location, *location ? "/" : "", path, (int)e->o->device_id.len,
+                    e->o->device_id.ptr);
+    }
+    fl_buf_free(&due);
+    return rc;
+}
+
 int fl_erase_device(const fl_erase_options *o, fl_erase_stats *stats)
 {
     erase_run e = {.o = o, .st = stats};
     memset(stats, 0, sizeof *stats);
     if (!o->device_id.len)
         return FL_EINVAL;
-    int rc = fl_catalog_open(o->meta_path, &e.cat);
+    int rc = fl_lake_stores_create(o->store, &e.stores);
+    if (!rc)
+        rc = fl_catalog_open(o->meta_path, &e.cat);
     if (!rc)
         rc = list_and_scan(&e);
     for (size_t i = 0; !rc && i < e.n; i++) {
@@ -485,7 +548,7 @@ int fl_erase_device(const fl_erase_options *o, fl_erase_stats *stats)
         if (!tg->matches)
             continue;
         if (rc) { /* E1: nothing committed, the outputs must not outlive the failure */
-            if (tg->published && fl_objstore_delete(o->store, tg->out.path))
+            if (tg->published && delete_object(&e, &tg->out))
                 FL_ERROR(MODULE, "cannot delete uncommitted %s (removed by compaction's "
                                  "recovery)", tg->out.path);
             continue;
@@ -494,7 +557,7 @@ int fl_erase_device(const fl_erase_options *o, fl_erase_stats *stats)
         stats->files_rewritten += tg->has_out;
         stats->files_removed += !tg->has_out;
         if (!o->dry_run) {
-            int d = fl_objstore_delete(o->store, tg->f.path); /* E2 */
+            int d = delete_object(&e, &tg->f); /* E2 */
             if (d && d != FL_ENOTFOUND)
                 FL_ERROR(MODULE, "erased %s but cannot delete the original: %s; delete it by "
                                  "hand", tg->f.path, fl_strerror(d));
@@ -506,7 +569,10 @@ int fl_erase_device(const fl_erase_options *o, fl_erase_stats *stats)
         }
         report(&e, tg);
     }
+    if (!rc)
+        rc = delete_scheduled(&e);
     fl_free(e.targets);
     fl_catalog_close(e.cat);
+    fl_lake_stores_destroy(e.stores);
     return rc;
 }

@@ -148,6 +148,9 @@ typedef struct fl_erase_options {
 typedef struct fl_erase_stats {
     uint64_t files_scanned, files_rewritten, files_removed, rows_removed;
     uint64_t state_rows; /* device_state rows deleted (dry run: that would be) */
+    /* objects the lifecycle scheduled for deletion (replaced or expired, in their grace),
+     * deleted at once (dry run: that would be) */
+    uint64_t scheduled_deleted;
 } fl_erase_stats;
 
 /* Erase one device from the lake and the catalog: every live file of every lake table whose

@@ -156,6 +156,7 @@ static uint64_t keys_hash(const fl_lake_file *files, size_t n)
 struct fl_summarizer {
     fl_summary_options o;
     fl_catalog *cat;
+    fl_lake_stores *stores; /* processed files may be warm (lifecycle) */
     summary_crash_fn crash;
     void *crash_ctx;
     int64_t deleted_through_us;
@@ -216,6 +217,8 @@ int fl_summarizer_create(const fl_summary_options *o, fl_summarizer **out)
         return FL_ENOMEM;
     s->o = *o;
     int rc = fl_catalog_open(o->meta_path, &s->cat);
+    if (!rc)
+        rc = fl_lake_stores_create(o->store, &s->stores);
     fl_metrics *m = o->metrics;
     if (!rc && m) {
         s->m.hours = counter(m, "fleetlake_summary_hours_total",
@@ -243,6 +246,7 @@ void fl_summarizer_destroy(fl_summarizer *s)
     if (!s)
         return;
     fl_catalog_close(s->cat);
+    fl_lake_stores_destroy(s->stores);
     fl_free(s);
 }
 
@@ -377,7 +381,10 @@ static int read_input(fl_summarizer *s, const fl_lake_file *in, int64_t hour, de
 {
     fl_objstore_reader *src = NULL;
     fl_pq_reader *r = NULL;
-    int rc = fl_objstore_get_open(s->o.store, in->path, &src);
+    fl_objstore *store = NULL;
+    int rc = fl_lake_file_store(s->stores, in, &store); /* main lake or warm tier */
+    if (!rc)
+        rc = fl_objstore_get_open(store, in->path, &src);
     if (!rc)
         rc = fl_pq_reader_open(fl_objstore_source_read, src, fl_objstore_reader_size(src), NULL,
                                &r);

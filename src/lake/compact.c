@@ -33,7 +33,12 @@
  *  C4  A retired file is deleted only retire_grace after its retirement, so a query that
  *      listed it before the swap can still read it.
  *  C5  Only one compactor works on a data directory at a time (compact.lock); recovery and
- *      the sweep of a partition's compacted-* leftovers rely on it.
+ *      the sweep of a partition's compacted-* leftovers rely on it. The lifecycle and erasure
+ *      take the same lock, so none of them swaps files under another.
+ *  C6  Compaction merges hot files only: warm and cold files are the lifecycle's (moved or
+ *      rewritten whole, never merged again). A late delivery file in an old partition is hot
+ *      until the next lifecycle pass moves it; it may be compacted with other hot files of its
+ *      hour meanwhile. Retired files are deleted from wherever their row says they live.
  *
  * One partition, and what a crash at each point leaves:
  *   1. remove uncatalogued compacted-* objects and stale compacted-* puts of P (leftovers)

@@ -20,6 +20,7 @@ struct fl_compactor {
     fl_compact_options o;
     enum fl_pq_codec codec;
     fl_catalog *cat;
+    fl_lake_stores *stores; /* where retired files live (main lake or warm tier) */
     compact_table tables[2];
     size_t table_count;
     lake_compact_crash_fn crash;
@@ -72,6 +73,8 @@ FL_MUST_USE int compact_partition(fl_compactor *c, const compact_table *t, fl_la
 FL_MUST_USE int compact_inputs_load(fl_compactor *c, const compact_table *t, fl_lake_partition p,
                                     compact_inputs *in);
 int compact_inputs_eligible(const fl_compactor *c, const compact_inputs *in);
+/* 1 for a file in the hot tier (C6: compaction merges hot files only). */
+int compact_file_is_hot(const fl_lake_file *f);
 void compact_inputs_free(compact_inputs *in);
 /* Step 1: remove compacted-* leftovers of partition p (uncatalogued objects, stale puts). */
 FL_MUST_USE int compact_clean_partition(fl_compactor *c, const compact_table *t,

@@ -188,6 +188,8 @@ int fl_compactor_create(const fl_compact_options *o, fl_compactor **out)
                    rejected_sort);
     int rc = fl_catalog_open(o->meta_path, &c->cat);
     if (!rc)
+        rc = fl_lake_stores_create(o->store, &c->stores);
+    if (!rc)
         rc = register_metrics(c);
     if (rc) {
         fl_compactor_destroy(c);
@@ -202,7 +204,13 @@ void fl_compactor_destroy(fl_compactor *c)
     if (!c)
         return;
     fl_catalog_close(c->cat);
+    fl_lake_stores_destroy(c->stores);
     fl_free(c);
+}
+
+int compact_file_is_hot(const fl_lake_file *f)
+{
+    return !f->tier[0] || strcmp(f->tier, "hot") == 0;
 }
 
 /* ---- inputs ---------------------------------------------------------------------------------- */
@@ -223,6 +231,8 @@ static int on_input(void *arg, const fl_lake_file *f)
 {
     struct load_ctx *l = arg;
     compact_inputs *in = l->in;
+    if (!compact_file_is_hot(f))
+        return 0; /* C6: the lifecycle's; not an input, not counted as kept */
     if (f->bytes >= l->c->o.target_bytes) {
         in->kept++;
         return 0;
@@ -287,8 +297,8 @@ struct scan {
 static int on_live(void *arg, const fl_lake_file *f)
 {
     struct scan *s = arg;
-    if (f->hour < 0)
-        return 0; /* not partitioned by hour: not ours */
+    if (f->hour < 0 || !compact_file_is_hot(f))
+        return 0; /* not partitioned by hour: not ours; warm or cold: the lifecycle's (C6) */
     if (s->n == s->cap) {
         size_t cap = s->cap ? s->cap * 2 : 256;
         struct live_file *v = fl_realloc(s->v, cap * sizeof *v);
@@ -508,7 +518,7 @@ int fl_compactor_recover(fl_compactor *c, fl_compact_stats *stats)
 /* ---- retired files --------------------------------------------------------------------------- */
 
 struct retired_scan {
-    fl_buf keys;
+    fl_buf keys; /* NUL-separated pairs: key, location ("" = the main lake) */
     int64_t after, cutoff;
 };
 
@@ -517,7 +527,8 @@ static int on_retired(void *arg, const fl_lake_file *f)
     struct retired_scan *s = arg;
     if (f->retired_at < 0 || f->retired_at <= s->after || f->retired_at > s->cutoff)
         return 0;
-    return fl_buf_append(&s->keys, f->path, strlen(f->path) + 1);
+    int rc = fl_buf_append(&s->keys, f->path, strlen(f->path) + 1);
+    return rc ? rc : fl_buf_append(&s->keys, f->location, strlen(f->location) + 1);
 }
 
 static int delete_retired_table(fl_compactor *c, const compact_table *t, int64_t cutoff,
@@ -528,12 +539,17 @@ static int delete_retired_table(fl_compactor *c, const compact_table *t, int64_t
     struct retired_scan s = {{0}, c->deleted_through_us, cutoff};
     int rc = fl_catalog_files_query(c->cat, &flt, on_retired, &s);
     size_t deleted = 0;
-    for (size_t off = 0; !rc && off < s.keys.len; off += strlen(s.keys.data + off) + 1) {
+    for (size_t off = 0; !rc && off < s.keys.len;) {
+        const char *key = s.keys.data + off, *location = key + strlen(key) + 1;
+        off = (size_t)(location - s.keys.data) + strlen(location) + 1;
         if (compact_stopping(c)) {
             rc = FL_ESTOPPED;
             break;
         }
-        rc = fl_objstore_delete(c->o.store, s.keys.data + off);
+        fl_objstore *store = NULL; /* a retired file may be a warm one the lifecycle rewrote */
+        rc = fl_lake_stores_get(c->stores, location, &store);
+        if (!rc)
+            rc = fl_objstore_delete(store, key);
         if (rc == FL_ENOTFOUND)
             rc = 0; /* deleted by an earlier pass that did not finish */
         else if (!rc)

@@ -60,6 +60,23 @@ FL_MUST_USE int fl_lake_part_key(char *buf, size_t n, const char *prefix, fl_lak
 FL_MUST_USE int fl_lake_part_key_parse(const char *key, const char *prefix, fl_lake_partition *p,
                                        uint32_t *shard, uint64_t *first_seq, uint64_t *last_seq);
 
+/* ---- where a catalogued file lives (locate.c) ---------------------------------------------- */
+
+/* Resolves a lake_files row's location to the object store holding its file: "" (NULL in the
+ * catalog) is the main lake, anything else the absolute directory of a local store (the
+ * lifecycle's warm tier). Every reader of lake files goes through this. Thread-safe. */
+typedef struct fl_lake_stores fl_lake_stores;
+/* main (the main lake) is borrowed for the object's life. *out: caller destroys. */
+FL_MUST_USE int fl_lake_stores_create(fl_objstore *main, fl_lake_stores **out);
+/* Closes the stores it opened (not main). Accepts NULL. */
+void fl_lake_stores_destroy(fl_lake_stores *s);
+fl_objstore *fl_lake_stores_main(fl_lake_stores *s);
+/* The store for location (opened on first use; borrowed until destroy). FL_EINVAL for a
+ * relative location, FL_ERANGE past the bound on distinct locations. */
+FL_MUST_USE int fl_lake_stores_get(fl_lake_stores *s, const char *location, fl_objstore **out);
+/* The store holding f's file: fl_lake_stores_get(s, f->location). */
+FL_MUST_USE int fl_lake_file_store(fl_lake_stores *s, const fl_lake_file *f, fl_objstore **out);
+
 /* ---- the lake's tables, for the catalog, DDL export and SQL --------------------------------- */
 
 /* One table stored in the lake. The partition columns are not in `columns`: they are the
@@ -303,5 +320,77 @@ enum fl_lifecycle_tier fl_lifecycle_tier_for_age(const fl_lifecycle_policy *p, i
  * FL_EINVAL for an inconsistent policy. Reads only. */
 FL_MUST_USE int fl_lifecycle_plan(fl_catalog *cat, const fl_lifecycle_policy *p, int64_t now_us,
                                   fl_lifecycle_plan_fn fn, void *arg);
+
+/* ---- applying the lifecycle (lifecycle_apply.c, lifecycle_run.c) -------------------------- */
+
+/* Cold files live in the main lake under this prefix + "/" + their hot key. */
+#define FL_LAKE_ARCHIVE_PREFIX "archived-data"
+/* "archived-data/<key>" into buf; FL_ERANGE if it does not fit. */
+FL_MUST_USE int fl_lake_cold_key(char *buf, size_t n, const char *key);
+
+/* One move applied (or failed), for reports. */
+typedef struct fl_lifecycle_done {
+    const fl_lake_file *file; /* the file as it was */
+    enum fl_lifecycle_tier from, to;
+    int64_t age_days;
+    const char *new_path;     /* cold: the archived key; else the same key */
+    const char *new_location; /* warm: the warm directory; else "" (the main lake) */
+    int64_t new_bytes;        /* cold: the rewritten file's size */
+    int rc;                   /* 0, or why the move failed (nothing changed for it) */
+} fl_lifecycle_done;
+typedef void (*fl_lifecycle_done_fn)(void *ctx, const fl_lifecycle_done *d);
+
+typedef struct fl_lifecycle_options {
+    fl_objstore *store;    /* the main lake; borrowed */
+    const char *meta_path; /* meta.db; the run opens its own connection */
+    const char *warm_dir;  /* absolute directory of the warm tier (lifecycle.warm_dir) */
+    fl_lifecycle_policy policy;
+    int64_t now_us;        /* the plan's clock (the real one, or faked by --now) */
+    /* Replaced objects (the hot copy after a warm move, the original after a cold rewrite,
+     * expired files) are deleted this long after the commit (compaction.retire_grace_s),
+     * measured on the real clock, so a query that listed them just before can still read
+     * them. */
+    int64_t grace_us;
+    const _Atomic int *stop; /* may be NULL; checked between files */
+    fl_lifecycle_done_fn on_done; /* may be NULL: per move applied or failed */
+    void *on_done_ctx;
+} fl_lifecycle_options;
+
+typedef struct fl_lifecycle_stats {
+    uint64_t files[FL_TIER_EXPIRED + 1], rows[FL_TIER_EXPIRED + 1], bytes[FL_TIER_EXPIRED + 1];
+    uint64_t failures; /* moves that failed (logged, left as they were, retried next pass) */
+    uint64_t deleted;  /* replaced or expired objects deleted (scheduled, now due) */
+    uint64_t orphans;  /* uncatalogued objects in the warm tier or archived-data/ removed */
+} fl_lifecycle_stats;
+
+/* Fill the policy, warm directory and grace from cfg. warm_dir (n bytes) receives
+ * lifecycle.warm_dir made absolute: "" is <data_dir>/lake-warm, a relative path is relative to
+ * data_dir. FL_EINVAL for an inconsistent policy, -ENAMETOOLONG, -errno of realpath. */
+FL_MUST_USE int fl_lifecycle_options_from_config(const fl_config *cfg, const char *data_dir,
+                                                 char *warm_dir, size_t n,
+                                                 fl_lifecycle_options *o);
+/* One lifecycle pass under the compaction lock (the caller holds it): finish what a crashed
+ * pass left (due scheduled deletions; uncatalogued objects and stale puts in the warm
+ * directory and archived-data/), then apply every planned move as its own catalog
+ * transaction — hot -> warm (copy, verify, move the row, schedule the hot copy's deletion),
+ * -> cold (rewrite with ZSTD to archived-data/<key>, insert it, retire the original, schedule
+ * its deletion), -> expired (remove the row, schedule the file's deletion) — then delete what
+ * is due. A failed move is logged, counted and skipped. Returns 0, FL_ESTOPPED, or the first
+ * catalog error outside a move. */
+FL_MUST_USE int fl_lifecycle_apply(const fl_lifecycle_options *o, fl_lifecycle_stats *st);
+
+/* serve's lifecycle thread: a pass every lifecycle.interval_s under compact.lock (skipped
+ * while another job holds it), the first one a minute after start. */
+typedef struct fl_lifecycle_runner fl_lifecycle_runner;
+typedef struct fl_lifecycle_deps {
+    const fl_config *cfg;  /* borrowed for the thread's life */
+    fl_objstore *store;    /* borrowed */
+    const char *data_dir;  /* copied (with meta.db and compact.lock under it) */
+} fl_lifecycle_deps;
+FL_MUST_USE int fl_lifecycle_runner_start(const fl_lifecycle_deps *deps,
+                                          fl_lifecycle_runner **out);
+/* Raise the stop flag and join the thread (the move in progress finishes or is abandoned
+ * before its commit). Accepts NULL. */
+void fl_lifecycle_runner_stop(fl_lifecycle_runner *r);
 
 #endif

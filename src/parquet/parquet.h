@@ -170,6 +170,10 @@ FL_MUST_USE int fl_pq_reader_stats(const fl_pq_reader *r, int row_group, size_t 
                                    fl_pq_stats *out);
 /* Key-value metadata value for key, or NULL. */
 const char *fl_pq_reader_kv(const fl_pq_reader *r, const char *key);
+/* All key-value metadata, in file order (to copy it into a rewritten file): count, and entry
+ * i (owned by the reader; NULL past the end). */
+size_t fl_pq_reader_kv_count(const fl_pq_reader *r);
+const fl_pq_kv *fl_pq_reader_kv_at(const fl_pq_reader *r, size_t i);
 /* The footer's created_by, or "". */
 const char *fl_pq_reader_created_by(const fl_pq_reader *r);
 

@@ -176,6 +176,16 @@ const char *fl_pq_reader_kv(const fl_pq_reader *r, const char *key)
     return NULL;
 }
 
+size_t fl_pq_reader_kv_count(const fl_pq_reader *r)
+{
+    return r->meta.kv_count;
+}
+
+const fl_pq_kv *fl_pq_reader_kv_at(const fl_pq_reader *r, size_t i)
+{
+    return i < r->meta.kv_count ? &r->meta.kv[i] : NULL;
+}
+
 const char *fl_pq_reader_created_by(const fl_pq_reader *r)
 {
     return r->meta.created_by ? r->meta.created_by : "";

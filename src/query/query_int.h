@@ -83,7 +83,8 @@ typedef struct pq_module_aux {
 
 struct fl_query_session {
     sqlite3 *db;
-    fl_objstore *store;
+    fl_objstore *store;         /* the main lake */
+    fl_lake_stores *stores;     /* resolves lake_files.location (warm tier) */
     fl_query_limits limits;
     int trusted;              /* 1 while the session runs its own statements */
     int64_t deadline_mono_us; /* 0: none */
@@ -101,6 +102,10 @@ struct fl_query_session {
     int rows_restricted; /* limited to fleets/devices: scans and row filters skip rows */
     char denied[256];    /* why the authorizer refused, for the error message */
 };
+
+/* The object store holding the live file at path, by its catalog row's location in the
+ * statement's snapshot (the main lake, or the lifecycle's warm directory). */
+FL_MUST_USE int fl_query_file_store(fl_query_session *s, const char *path, fl_objstore **out);
 
 /* EXPLAIN: note a file a scan read and its row groups read/skipped (no-op unless collecting). */
 void fl_query_note_file(fl_query_session *s, const char *path, int64_t groups_read,

@@ -125,7 +125,8 @@ int fl_query_session_open(const char *data_dir, const fl_query_limits *limits,
         goto fail;
     }
     snprintf(path, sizeof path, "%s/lake", data_dir);
-    if (fl_objstore_local_create(path, &s->store) || fl_query_vtab_register(s)) {
+    if (fl_objstore_local_create(path, &s->store) || fl_lake_stores_create(s->store, &s->stores) ||
+        fl_query_vtab_register(s)) {
         snprintf(msg, sizeof msg, "cannot open the lake at %s", path);
         goto fail;
     }
@@ -178,9 +179,29 @@ void fl_query_session_close(fl_query_session *s)
     if (!s)
         return;
     sqlite3_close_v2(s->db);
+    fl_lake_stores_destroy(s->stores);
     fl_objstore_destroy(s->store);
     fl_buf_free(&s->explain_files);
     fl_free(s);
+}
+
+int fl_query_file_store(fl_query_session *s, const char *path, fl_objstore **out)
+{
+    sqlite3_stmt *q = NULL;
+    int saved = s->trusted, rc = FL_ESQLITE;
+    s->trusted = 1;
+    if (sqlite3_prepare_v2(s->db, "SELECT location FROM lake_files WHERE path = ?1", -1, &q,
+                           NULL) == SQLITE_OK &&
+        sqlite3_bind_text(q, 1, path, -1, SQLITE_TRANSIENT) == SQLITE_OK) {
+        int step = sqlite3_step(q);
+        if (step == SQLITE_ROW)
+            rc = fl_lake_stores_get(s->stores, (const char *)sqlite3_column_text(q, 0), out);
+        else if (step == SQLITE_DONE)
+            rc = FL_ENOTFOUND;
+    }
+    sqlite3_finalize(q);
+    s->trusted = saved;
+    return rc;
 }
 
 /* Map a failed prepare/step to an error code and message. */

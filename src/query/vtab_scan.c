@@ -272,7 +272,10 @@ static int open_file(pq_cursor *c, const pq_file *f)
 {
     pq_vtab *v = vtab_of(c);
     fl_query_session *s = v->session;
-    int rc = fl_objstore_get_open(s->store, f->path, &c->object);
+    fl_objstore *store = NULL;
+    int rc = fl_query_file_store(s, f->path, &store); /* main lake or warm tier */
+    if (!rc)
+        rc = fl_objstore_get_open(store, f->path, &c->object);
     if (rc)
         return pq_scan_set_error(c, "lake file %s: %s (deleted after compaction during a long query?)",
                          f->path, fl_strerror(rc));

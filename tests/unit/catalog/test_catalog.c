@@ -1,7 +1,8 @@
 /* test_catalog.c — meta.db's catalog: migrations (idempotent, version recorded, newer refused),
  * lake_files insert/get/query by table and partition, NULL columns, duplicate paths,
  * retirement, per-partition high-water marks, and transactions: a file row and a consumer
- * checkpoint commit together or roll back together. */
+ * checkpoint commit together or roll back together; the lifecycle's moves (tier + location),
+ * removals and scheduled deletions (lake_deletes). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -56,10 +57,85 @@ static fl_lake_file file(const char *path, int y, int m, int d, int h, int shard
     return f;
 }
 
+struct due {
+    char paths[4][FL_CATALOG_PATH_MAX], locations[4][FL_CATALOG_PATH_MAX];
+    int n;
+};
+
+static int on_due(void *arg, const fl_catalog_delete *d)
+{
+    struct due *u = arg;
+    assert_true(u->n < 4);
+    snprintf(u->paths[u->n], FL_CATALOG_PATH_MAX, "%s", d->path);
+    snprintf(u->locations[u->n], FL_CATALOG_PATH_MAX, "%s", d->location);
+    u->n++;
+    return 0;
+}
+
+static void lifecycle_rows(void **state)
+{
+    fl_catalog *c = *state;
+    fl_lake_file f = file("raw-data/a.parquet", 2026, 1, 2, 3, 0, 1, 10), got;
+    assert_int_equal(fl_catalog_file_insert(c, &f), 0);
+    assert_int_equal(fl_catalog_file_get(c, f.path, &got), 0);
+    assert_string_equal(got.tier, "hot");
+    assert_string_equal(got.location, ""); /* NULL: the main lake */
+
+    assert_int_equal(fl_catalog_file_move(c, f.path, "warm", "/vol/warm"), 0);
+    assert_int_equal(fl_catalog_file_get(c, f.path, &got), 0);
+    assert_string_equal(got.tier, "warm");
+    assert_string_equal(got.location, "/vol/warm");
+    assert_int_equal(got.rows, 10);
+    assert_int_equal(fl_catalog_file_move(c, "raw-data/none.parquet", "warm", "/x"),
+                     FL_ENOTFOUND);
+    assert_int_equal(fl_catalog_file_move(c, f.path, "", NULL), FL_EINVAL);
+
+    /* an inserted row keeps its location; a retired row is neither moved nor removed */
+    fl_lake_file g = file("raw-data/b.parquet", 2026, 1, 2, 3, 1, 1, 5);
+    snprintf(g.location, sizeof g.location, "/vol/warm");
+    snprintf(g.tier, sizeof g.tier, "warm");
+    assert_int_equal(fl_catalog_file_insert(c, &g), 0);
+    assert_int_equal(fl_catalog_file_get(c, g.path, &got), 0);
+    assert_string_equal(got.location, "/vol/warm");
+    assert_int_equal(fl_catalog_file_retire(c, g.path, 99), 0);
+    assert_int_equal(fl_catalog_file_move(c, g.path, "cold", NULL), FL_ENOTFOUND);
+    assert_int_equal(fl_catalog_file_remove(c, g.path), FL_ENOTFOUND);
+
+    assert_int_equal(fl_catalog_file_move(c, f.path, "cold", NULL), 0);
+    assert_int_equal(fl_catalog_file_get(c, f.path, &got), 0);
+    assert_string_equal(got.location, "");
+    assert_int_equal(fl_catalog_file_remove(c, f.path), 0);
+    assert_int_equal(fl_catalog_file_get(c, f.path, &got), FL_ENOTFOUND);
+
+    /* scheduled deletions: due by time, rescheduling replaces, done forgets */
+    assert_int_equal(fl_catalog_delete_schedule(c, "k1", "", 100, "expired"), 0);
+    assert_int_equal(fl_catalog_delete_schedule(c, "k1", "/vol/warm", 300, "moved"), 0);
+    assert_int_equal(fl_catalog_delete_schedule(c, "k2", NULL, 200, "moved"), 0);
+    struct due u = {0};
+    assert_int_equal(fl_catalog_deletes_query(c, 150, on_due, &u), 0);
+    assert_int_equal(u.n, 1);
+    assert_string_equal(u.paths[0], "k1");
+    assert_string_equal(u.locations[0], "");
+    assert_int_equal(fl_catalog_delete_schedule(c, "k1", "", 400, "expired"), 0);
+    memset(&u, 0, sizeof u);
+    assert_int_equal(fl_catalog_deletes_query(c, 350, on_due, &u), 0);
+    assert_int_equal(u.n, 2); /* k1 at /vol/warm (300), k2 (200); k1 main moved to 400 */
+    assert_string_equal(u.paths[0], "k1");
+    assert_string_equal(u.locations[0], "/vol/warm");
+    assert_string_equal(u.paths[1], "k2");
+    assert_int_equal(fl_catalog_delete_done(c, "k1", "/vol/warm"), 0);
+    assert_int_equal(fl_catalog_delete_done(c, "k2", ""), 0);
+    assert_int_equal(fl_catalog_delete_done(c, "nothing", ""), 0);
+    memset(&u, 0, sizeof u);
+    assert_int_equal(fl_catalog_deletes_query(c, INT64_MAX, on_due, &u), 0);
+    assert_int_equal(u.n, 1);
+    assert_string_equal(u.paths[0], "k1");
+}
+
 static void insert_get(void **state)
 {
     fl_catalog *c = *state;
-    assert_int_equal(fl_catalog_schema_version(c), 3);
+    assert_int_equal(fl_catalog_schema_version(c), 4);
     fl_lake_file f = file("raw-data/year=2026/month=1/day=5/hour=1/part-0-1-10.parquet", 2026, 1,
                           5, 1, 0, 1, 10);
     assert_int_equal(fl_catalog_file_insert(c, &f), 0);
@@ -293,7 +369,7 @@ static void reopen_file_and_newer_schema(void **state)
     fl_catalog_close(c);
     /* a second open migrates nothing and keeps the rows */
     assert_int_equal(fl_catalog_open(path, &c), 0);
-    assert_int_equal(fl_catalog_schema_version(c), 3);
+    assert_int_equal(fl_catalog_schema_version(c), 4);
     fl_lake_file g;
     assert_int_equal(fl_catalog_file_get(c, f.path, &g), 0);
     /* a meta.db from a newer fleetlake is refused, not misread */
@@ -317,6 +393,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(insert_get, setup, teardown),
+        cmocka_unit_test_setup_teardown(lifecycle_rows, setup, teardown),
         cmocka_unit_test_setup_teardown(query_by_partition, setup, teardown),
         cmocka_unit_test_setup_teardown(high_water_marks, setup, teardown),
         cmocka_unit_test_setup_teardown(transaction_commit_and_rollback, setup, teardown),
