@@ -57,6 +57,8 @@ soak: release
 	@$(SOAK_ENV) FL_KILL_CYCLES=50 python3 tests/fault/test_kill9_delivery.py
 	@$(SOAK_ENV) FL_KILL_CYCLES=30 python3 tests/fault/test_kill9_compact.py
 	@$(SOAK_ENV) FL_KILL_CYCLES=50 python3 tests/fault/test_kill9_process.py
+	@$(SOAK_ENV) FL_KILL_CYCLES=40 python3 tests/fault/test_kill9_lifecycle.py
+	@$(SOAK_ENV) FL_KILL_CYCLES=20 python3 tests/fault/test_kill9_erase.py
 
 fuzz:
 	@scripts/install-deps.sh fuzz

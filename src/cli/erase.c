@@ -3,6 +3,7 @@
  * (src/jobs/erase.c), printing one line per file changed. Refuses while serve runs (it holds
  * <data>/LOCK, and its processor keeps the device's state in memory and would write it back),
  * and takes compact.lock and summary.lock so no compactor or summariser swaps files under it. */
+#include <dirent.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -75,6 +76,39 @@ static int parse_args(struct cli *o, int argc, char **argv)
     return -1;
 }
 
+/* Count the files in <data>/<log>/quarantine (segments stream recovery set aside). */
+static long quarantined_segments(const char *data_dir, const char *log)
+{
+    char path[4200];
+    if (snprintf(path, sizeof path, "%s/%s/quarantine", data_dir, log) >= (int)sizeof path)
+        return 0;
+    DIR *d = opendir(path);
+    long n = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d)))
+        n += e->d_name[0] != '.';
+    if (d)
+        closedir(d);
+    return n;
+}
+
+/* What erase cannot rewrite, and when it goes (docs/lake.md "Erasure"). */
+static void print_not_erased(const struct cli *o)
+{
+    printf("not erased (append-only logs): the device's records stay in the stream until "
+           "their segment is sealed (stream.segment_age_s = %lld s) and older than "
+           "stream.retention_age_s (%lld s), and its rejected records in the dead-letter log "
+           "likewise (dead_letter.retention_age_s = %lld s)\n",
+           (long long)o->cfg.segment_age_s, (long long)o->cfg.retention_age_s,
+           (long long)o->cfg.dead_letter_retention_age_s);
+    long qs = quarantined_segments(o->data_dir, "stream"),
+         qd = quarantined_segments(o->data_dir, "dead-letters");
+    if (qs || qd)
+        printf("not erased: %ld quarantined stream segment(s) and %ld dead-letter segment(s) "
+               "under <data>/*/quarantine/ are never deleted automatically; inspect and remove "
+               "them by hand\n", qs, qd);
+}
+
 /* 1 if serve holds <data>/LOCK (the same test as `fleetlake check`). */
 static int server_running(const char *data_dir)
 {
@@ -118,7 +152,11 @@ static int run(struct cli *o, const fl_cli_lake_paths *paths, const char *summar
     }
     fl_objstore *store = NULL;
     fl_erase_stats st;
+    char quarantine[4200];
+    if (fl_cli_path(quarantine, sizeof quarantine, o->data_dir, "lake-quarantine"))
+        return 2;
     fl_erase_options eo = {.meta_path = paths->meta,
+                           .quarantine_dir = quarantine,
                            .device_id = {o->device, strlen(o->device)},
                            .raw_codec = o->cfg.raw_codec,
                            .dry_run = o->dry_run,
@@ -146,6 +184,11 @@ static int run(struct cli *o, const fl_cli_lake_paths *paths, const char *summar
            st.files_rewritten, st.files_removed, st.rows_removed, st.state_rows,
            st.state_rows == 1 ? "" : "s", st.scheduled_deleted,
            st.scheduled_deleted == 1 ? "" : "s");
+    if (st.quarantined_deleted)
+        printf("%s %" PRIu64 " file%s in lake-quarantine/ holding the device\n",
+               o->dry_run ? "would delete" : "deleted", st.quarantined_deleted,
+               st.quarantined_deleted == 1 ? "" : "s");
+    print_not_erased(o);
     if (o->dry_run)
         printf("dry run: nothing changed\n");
     return 0;

@@ -39,6 +39,10 @@
  *      deletion (lake_deletes: the hot copy of a file moved to warm, the original of a file
  *      rewritten to cold, an expired file — no longer part of the lake, still on disk during
  *      their grace) are all deleted after the commit, whoever they hold.
+ *  E6  <data>/lake-quarantine/ (orphans `fleetlake check --repair` moved aside: never part of
+ *      the lake) is scanned too, its table told by the key's prefix, and a file holding the
+ *      device is deleted — not rewritten: it is a stray copy kept for inspection, and the
+ *      lake's own files hold the data that matters.
  *
  * Not covered: the stream and dead-letter logs (append-only segments; records there expire by
  * stream retention, docs/lake.md "Erasure"), and serve's in-memory state — erase refuses while
@@ -49,6 +53,7 @@
 #include <string.h>
 
 #include <sqlite3.h>
+#include <sys/stat.h>
 
 #include "jobs/jobs_int.h"
 
@@ -520,6 +525,93 @@ static int delete_scheduled(erase_run *e)
     return rc;
 }
 
+/* ---- lake-quarantine/ (E6) ------------------------------------------------------------------- */
+
+/* The lake table whose prefix key starts with (after an optional archived-data/), or NULL. */
+static const fl_lake_table_info *table_of_key(const char *key)
+{
+    const char *k = key;
+    if (strncmp(k, FL_LAKE_ARCHIVE_PREFIX "/", sizeof FL_LAKE_ARCHIVE_PREFIX) == 0)
+        k += sizeof FL_LAKE_ARCHIVE_PREFIX;
+    for (size_t i = 0; i < fl_lake_table_count(); i++) {
+        const fl_lake_table_info *t = fl_lake_table_at(i);
+        size_t n = strlen(t->prefix);
+        if (strncmp(k, t->prefix, n) == 0 && k[n] == '/')
+            return t;
+    }
+    return NULL;
+}
+
+static int on_quarantined(void *arg, const char *key, const fl_objstore_info *info)
+{
+    fl_buf *b = arg;
+    size_t n = strlen(key);
+    (void)info;
+    return n > 8 && strcmp(key + n - 8, ".parquet") == 0 ? fl_buf_append(b, key, n + 1) : 0;
+}
+
+/* Count the device's rows in one quarantined file of table t. */
+static int scan_quarantined(const erase_run *e, fl_objstore *store, const char *key,
+                            const fl_lake_table_info *t, int64_t *matches)
+{
+    erase_target tg = {.t = t};
+    fl_objstore_reader *src = NULL;
+    fl_pq_reader *r = NULL;
+    uint8_t *drop = NULL;
+    int rc = fl_objstore_get_open(store, key, &src);
+    if (!rc)
+        rc = fl_pq_reader_open(fl_objstore_source_read, src, fl_objstore_reader_size(src), NULL,
+                               &r);
+    *matches = 0;
+    for (int rg = 0; !rc && rg < fl_pq_reader_row_group_count(r); rg++) {
+        int64_t hits = 0;
+        fl_free(drop);
+        drop = fl_malloc((size_t)fl_pq_reader_row_group_rows(r, rg) + 1);
+        rc = drop ? mark_rows(e, &tg, r, rg, drop, &hits) : FL_ENOMEM;
+        *matches += hits;
+    }
+    fl_free(drop);
+    fl_pq_reader_destroy(r);
+    fl_objstore_get_close(src);
+    return rc;
+}
+
+static int erase_quarantine(erase_run *e)
+{
+    struct stat st;
+    if (stat(e->o->quarantine_dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        return 0; /* none: `fleetlake check --repair` never moved anything aside */
+    fl_objstore *store = NULL;
+    fl_buf keys = {0};
+    int rc = fl_objstore_local_create(e->o->quarantine_dir, &store);
+    if (!rc)
+        rc = fl_objstore_list(store, "", on_quarantined, &keys);
+    for (size_t off = 0; !rc && off < keys.len; off += strlen(keys.data + off) + 1) {
+        const char *key = keys.data + off;
+        const fl_lake_table_info *t = table_of_key(key);
+        int64_t matches = 0;
+        if (!t)
+            continue; /* not a key the lake writes: not ours to judge */
+        int src = scan_quarantined(e, store, key, t, &matches);
+        if (src) { /* a damaged file (why it may be there): say so, go on */
+            FL_WARN(MODULE, "cannot scan lake-quarantine/%s: %s; check it for device %.*s by "
+                            "hand", key, fl_strerror(src), (int)e->o->device_id.len,
+                    e->o->device_id.ptr);
+            continue;
+        }
+        if (!matches)
+            continue;
+        e->st->quarantined_deleted++;
+        if (!e->o->dry_run && (rc = fl_objstore_delete(store, key)) == 0)
+            FL_INFO(MODULE, "deleted lake-quarantine/%s: an orphan set aside by check --repair "
+                            "holding %" PRId64 " row(s) of device %.*s",
+                    key, matches, (int)e->o->device_id.len, e->o->device_id.ptr);
+    }
+    fl_buf_free(&keys);
+    fl_objstore_destroy(store);
+    return rc;
+}
+
 int fl_erase_device(const fl_erase_options *o, fl_erase_stats *stats)
 {
     erase_run e = {.o = o, .st = stats};
@@ -571,6 +663,8 @@ int fl_erase_device(const fl_erase_options *o, fl_erase_stats *stats)
     }
     if (!rc)
         rc = delete_scheduled(&e);
+    if (!rc && o->quarantine_dir)
+        rc = erase_quarantine(&e);
     fl_free(e.targets);
     fl_catalog_close(e.cat);
     fl_lake_stores_destroy(e.stores);

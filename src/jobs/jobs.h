@@ -141,6 +141,8 @@ typedef struct fl_erase_options {
     fl_slice device_id;     /* borrowed */
     const char *raw_codec;  /* codec of rewritten raw/rejected files ("gzip"); others SNAPPY */
     int dry_run;            /* find and report only; change nothing */
+    /* <data>/lake-quarantine (may be NULL): files there holding the device are deleted */
+    const char *quarantine_dir;
     fl_erase_file_fn on_file; /* may be NULL; called per file that holds the device */
     void *on_file_ctx;
 } fl_erase_options;
@@ -151,6 +153,7 @@ typedef struct fl_erase_stats {
     /* objects the lifecycle scheduled for deletion (replaced or expired, in their grace),
      * deleted at once (dry run: that would be) */
     uint64_t scheduled_deleted;
+    uint64_t quarantined_deleted; /* lake-quarantine/ files holding the device (dry run: too) */
 } fl_erase_stats;
 
 /* Erase one device from the lake and the catalog: every live file of every lake table whose
