@@ -249,8 +249,9 @@ typedef struct fl_catalog_ddl_options {
     const char *location;
     const char *schema;      /* Trino schema (default "fleetlake"); the catalog is "hive" */
     const char *compression; /* Athena parquet.compression for its writes (default "SNAPPY") */
-    /* DuckDB only: read exactly these keys (relative to location) instead of a glob, so files
-     * retired by compaction but not yet deleted are not read twice. NULL: the glob. */
+    /* DuckDB only: read exactly these keys (relative to location; an absolute path for a file
+     * outside the lake, the lifecycle's warm tier) instead of a glob, so files retired by
+     * compaction but not yet deleted are not read twice. NULL: the glob. */
     const char *const *live_files;
     size_t live_file_count;
 } fl_catalog_ddl_options;

@@ -9,6 +9,7 @@
  * Athena and Spark, double quotes for Trino and DuckDB. Locations are refused when they hold a
  * quote, backslash or control byte, so no literal needs escaping rules that differ between
  * engines. Output is deterministic (golden tests in tests/unit/catalog/test_ddl.c). */
+#include <stdio.h>
 #include <string.h>
 
 #include "catalog/catalog.h"
@@ -178,8 +179,11 @@ static int duckdb(fl_buf *b, const fl_catalog_table *t, const fl_catalog_ddl_opt
         for (size_t i = 0; !rc && i < o->live_file_count; i++) {
             if (!location_ok(o->live_files[i]))
                 return FL_EINVAL;
-            rc = fl_buf_printf(b, "%s\n    '%.*s/%s'", i ? "," : "", (int)lake_len, root,
-                               o->live_files[i]);
+            const char *k = o->live_files[i];
+            if (k[0] == '/') /* a file outside the lake (the lifecycle's warm tier) */
+                rc = fl_buf_printf(b, "%s\n    '%s'", i ? "," : "", k);
+            else
+                rc = fl_buf_printf(b, "%s\n    '%.*s/%s'", i ? "," : "", (int)lake_len, root, k);
         }
         rc = rc ? rc : fl_buf_append_cstr(b, "]");
     } else {
@@ -241,8 +245,11 @@ static int collect_live(void *arg, const fl_lake_file *f)
         l->paths = p;
         l->cap = cap;
     }
-    if (!(l->paths[l->n] = fl_strdup(f->path)))
+    /* A warm file lives in its own directory (lake_files.location): list it by absolute path. */
+    size_t n = strlen(f->location) + strlen(f->path) + 2;
+    if (!(l->paths[l->n] = fl_malloc(n)))
         return FL_ENOMEM;
+    snprintf(l->paths[l->n], n, "%s%s%s", f->location, f->location[0] ? "/" : "", f->path);
     l->n++;
     return 0;
 }

@@ -9,7 +9,8 @@ expired (1,200 days). After each step: `fleetlake query` counts of all four tabl
 unchanged (until expiry removes everything), `fleetlake check` is clean, every live file is
 where its tier says (warm dir / archived-data/ with the ZSTD codec and the same key-value
 metadata, per DuckDB's parquet_metadata and parquet_kv_metadata) and nowhere else, and DuckDB
-reads the live files with the same row counts."""
+reads the live files with the same row counts, directly and through the DuckDB DDL of
+`fleetlake catalog ddl --live-files`."""
 import json
 import os
 import re
@@ -120,6 +121,13 @@ def duck_rows(paths):
                        f" union_by_name = true)")[0]["n"]
 
 
+def ddl_count(table):
+    """DuckDB over `fleetlake catalog ddl --dialect duckdb --live-files`: rows of table."""
+    p = fltest.run_cli("catalog", "ddl", table, "--dialect", "duckdb", "--live-files",
+                       "--data", data)
+    return fltest.duck(p.stdout, f"SELECT count(*) AS n FROM {table}")[0]["n"]
+
+
 def apply(days):
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(start_s + days * 86400))
     p = fltest.run_cli("lifecycle", "--data", data, "--now", now, *apply_cfg)
@@ -145,6 +153,8 @@ c.eq(counts(), counts0, "warm: query counts unchanged")
 check_clean("warm")
 c.eq(duck_rows([os.path.join(warm_dir, f["path"]) for f in rows]), sum(counts0.values()),
      "DuckDB reads the warm files")
+c.eq(ddl_count("raw_sensor_data"), counts0["raw_sensor_data"],
+     "warm: the DuckDB DDL (--live-files) lists the warm files")
 
 moves, total = apply(100)
 c.eq(moves, [], "the same clock again: nothing to move (idempotent)")
@@ -172,6 +182,8 @@ kv = fltest.duck(f"SELECT DISTINCT decode(key) AS k, decode(value) AS v"
 c.check({"k": "schema_version", "v": "1"} in kv and
         any(r["k"] == "fleetlake.table" for r in kv), f"key-value metadata kept: {kv}")
 c.eq(duck_rows(paths), sum(counts0.values()), "DuckDB reads the cold files")
+c.eq(ddl_count("processed_sensor_data"), counts0["processed_sensor_data"],
+     "cold: the DuckDB DDL (--live-files) lists the archived files")
 
 # expired
 moves, total = apply(1200)

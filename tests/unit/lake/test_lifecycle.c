@@ -1,7 +1,11 @@
 /* test_lifecycle.c — the lifecycle policy's pure parts with a faked clock: partition age from
  * the end of the UTC day, the tier boundaries (30 / 365 / 1095 days, inclusive), the policy
  * check, and the plan over an in-memory catalog: only live files, only forward moves (L1), a
- * hot file of an old partition straight to cold (L2), an expired one to expired. */
+ * hot file of an old partition straight to cold (L2), an expired one to expired. The
+ * location resolver (locate.c): the main lake for "", one cached store per absolute
+ * directory, relative locations refused, the bound on distinct locations. Applying a plan on
+ * a temp directory: a move whose file is missing fails alone (counted, nothing changed for
+ * it) while the others are applied. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +15,7 @@
 #include <string.h>
 
 #include "lake/lake_int.h"
+#include "lake_test_util.h"
 
 #define DAY_US (INT64_C(86400) * FL_US_PER_SEC)
 
@@ -122,12 +127,111 @@ static void plan_over_catalog(void **state)
     fl_catalog_close(cat);
 }
 
+static void locate_stores(void **state)
+{
+    (void)state;
+    char root[512], dir[600];
+    lt_tmpdir("locate", root, sizeof root);
+    fl_objstore *main_store = NULL, *a = NULL, *b = NULL, *got = NULL;
+    fl_lake_stores *s = NULL;
+    snprintf(dir, sizeof dir, "%s/lake", root);
+    assert_int_equal(fl_objstore_local_create(dir, &main_store), 0);
+    assert_int_equal(fl_lake_stores_create(main_store, &s), 0);
+    assert_int_equal(fl_lake_stores_get(s, "", &got), 0);
+    assert_ptr_equal(got, main_store);
+    assert_int_equal(fl_lake_stores_get(s, NULL, &got), 0);
+    assert_ptr_equal(got, main_store);
+    assert_int_equal(fl_lake_stores_get(s, "relative/dir", &got), FL_EINVAL);
+    snprintf(dir, sizeof dir, "%s/warm-0", root);
+    assert_int_equal(fl_lake_stores_get(s, dir, &a), 0);
+    assert_ptr_not_equal(a, main_store);
+    assert_int_equal(fl_lake_stores_get(s, dir, &b), 0);
+    assert_ptr_equal(a, b); /* cached */
+    assert_int_equal(fl_objstore_put(a, "raw-data/x.parquet", "abc", 3), 0);
+    assert_true(lt_exists(dir, "raw-data/x.parquet"));
+    fl_lake_file f;
+    memset(&f, 0, sizeof f);
+    snprintf(f.location, sizeof f.location, "%s", dir);
+    assert_int_equal(fl_lake_file_store(s, &f, &got), 0);
+    assert_ptr_equal(got, a);
+    int rc = 0;
+    for (int i = 1; i < 40 && !rc; i++) { /* bounded: a rewritten catalog cannot grow it */
+        snprintf(dir, sizeof dir, "%s/warm-%d", root, i);
+        rc = fl_lake_stores_get(s, dir, &got);
+    }
+    assert_int_equal(rc, FL_ERANGE);
+    fl_lake_stores_destroy(s);
+    fl_objstore_destroy(main_store);
+    lt_rm_rf(root);
+}
+
+struct done_log {
+    int ok, failed;
+};
+
+static void on_done(void *ctx, const fl_lifecycle_done *d)
+{
+    struct done_log *l = ctx;
+    if (d->rc)
+        l->failed++;
+    else
+        l->ok++;
+}
+
+static void apply_missing_file_fails_alone(void **state)
+{
+    (void)state;
+    char root[512], dir[600], meta[600], warm[600];
+    lt_tmpdir("lifecycle-apply", root, sizeof root);
+    snprintf(dir, sizeof dir, "%s/lake", root);
+    snprintf(meta, sizeof meta, "%s/meta.db", root);
+    snprintf(warm, sizeof warm, "%s/warm", root);
+    fl_objstore *store = NULL;
+    fl_catalog *cat = NULL;
+    assert_int_equal(fl_objstore_local_create(dir, &store), 0);
+    assert_int_equal(fl_catalog_open(meta, &cat), 0);
+    /* two expired rows (no file needed: expiry only schedules the deletion) and one warm move
+     * whose file is missing */
+    add(cat, 2020, 1, 1, "hot", "live");
+    add(cat, 2020, 1, 2, "hot", "live");
+    add(cat, 2026, 1, 1, "hot", "live");
+    fl_catalog_close(cat);
+    struct done_log log = {0};
+    fl_lifecycle_options o = {.store = store, .meta_path = meta, .warm_dir = warm,
+                              .policy = defaults, .now_us = ts("2026-03-01T00:00:00Z"),
+                              .grace_us = 0, .on_done = on_done, .on_done_ctx = &log};
+    fl_lifecycle_stats st;
+    assert_int_equal(fl_lifecycle_apply(&o, &st), 0);
+    assert_int_equal(log.ok, 2);
+    assert_int_equal(log.failed, 1);
+    assert_int_equal(st.files[FL_TIER_EXPIRED], 2);
+    assert_int_equal(st.files[FL_TIER_WARM], 0);
+    assert_int_equal(st.failures, 1);
+    assert_int_equal(fl_catalog_open(meta, &cat), 0);
+    int64_t files = 0;
+    fl_catalog_filter all = fl_catalog_filter_table(NULL);
+    assert_int_equal(fl_catalog_files_count(cat, &all, &files, NULL, NULL), 0);
+    assert_int_equal(files, 1); /* the failed one, unchanged */
+    fl_lake_file f;
+    assert_int_equal(fl_catalog_file_get(cat, "raw-data/year=2026/month=1/day=1/hour=0/"
+                                              "part-0-1-1.parquet", &f), 0);
+    assert_string_equal(f.tier, "hot");
+    assert_string_equal(f.location, "");
+    o.warm_dir = "relative"; /* refused: the catalog stores absolute directories */
+    assert_int_equal(fl_lifecycle_apply(&o, &st), FL_EINVAL);
+    fl_catalog_close(cat);
+    fl_objstore_destroy(store);
+    lt_rm_rf(root);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(age_from_end_of_day),
         cmocka_unit_test(tier_boundaries),
         cmocka_unit_test(plan_over_catalog),
+        cmocka_unit_test(locate_stores),
+        cmocka_unit_test(apply_missing_file_fails_alone),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
