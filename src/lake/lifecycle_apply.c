@@ -113,6 +113,8 @@ static int delete_one(lc_run *r, const char *path, const char *location)
     return rc;
 }
 
+/* Carry out the due deletions. One that fails is logged and left for the next pass (it must
+ * not hold up the moves); a catalog error or the stop flag ends the loop. */
 static int run_due_deletes(lc_run *r)
 {
     fl_buf due = {0};
@@ -121,11 +123,16 @@ static int run_due_deletes(lc_run *r)
         const char *path = due.data + off;
         const char *location = path + strlen(path) + 1;
         off = (size_t)(location - due.data) + strlen(location) + 1;
-        if (stopping(r))
+        if (stopping(r)) {
             rc = FL_ESTOPPED;
-        else if ((rc = delete_one(r, path, location)) != 0)
+            break;
+        }
+        int d = delete_one(r, path, location);
+        if (d == FL_ESQLITE || d == FL_ENOMEM)
+            rc = d;
+        if (d)
             FL_ERROR(MODULE, "cannot delete %s%s%s: %s (retried at the next pass)", location,
-                     *location ? "/" : "", path, fl_strerror(rc));
+                     *location ? "/" : "", path, fl_strerror(d));
     }
     fl_buf_free(&due);
     return rc;
@@ -137,7 +144,55 @@ struct orphan_scan {
     lc_run *r;
     const char *location; /* "" for archived-data/ in the main lake */
     fl_buf keys;
+    char **scheduled; /* sorted "<location>|<key>" of every scheduled deletion */
+    size_t scheduled_count;
 };
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int on_scheduled(void *arg, const fl_catalog_delete *d)
+{
+    fl_buf *b = arg;
+    int rc = fl_buf_append(b, d->location, strlen(d->location));
+    rc = rc ? rc : fl_buf_append(b, "|", 1);
+    return rc ? rc : fl_buf_append(b, d->path, strlen(d->path) + 1);
+}
+
+/* The scheduled deletions as a sorted array of pointers into *buf (caller frees both). */
+static int load_scheduled(lc_run *r, fl_buf *buf, char ***out, size_t *count)
+{
+    int rc = fl_catalog_deletes_query(r->cat, INT64_MAX, on_scheduled, buf);
+    size_t n = 0;
+    for (size_t off = 0; !rc && off < buf->len; off += strlen(buf->data + off) + 1)
+        n++;
+    *out = NULL;
+    *count = 0;
+    if (rc || !n)
+        return rc;
+    char **v = fl_calloc(n, sizeof *v);
+    if (!v)
+        return FL_ENOMEM;
+    size_t i = 0;
+    for (size_t off = 0; off < buf->len; off += strlen(buf->data + off) + 1)
+        v[i++] = buf->data + off;
+    qsort(v, n, sizeof *v, cmp_str);
+    *out = v;
+    *count = n;
+    return 0;
+}
+
+static int is_scheduled(const struct orphan_scan *s, const char *key)
+{
+    char lk[2 * FL_CATALOG_PATH_MAX + 2];
+    const char *k = lk;
+    if (!s->scheduled_count ||
+        snprintf(lk, sizeof lk, "%s|%s", s->location, key) >= (int)sizeof lk)
+        return 0;
+    return bsearch(&k, s->scheduled, s->scheduled_count, sizeof *s->scheduled, cmp_str) != NULL;
+}
 
 static int on_object(void *arg, const char *key, const fl_objstore_info *info)
 {
@@ -154,14 +209,17 @@ static int on_object(void *arg, const char *key, const fl_objstore_info *info)
     fl_free(f);
     if (rc && rc != FL_ENOTFOUND)
         return rc;
-    return catalogued ? 0 : fl_buf_append(&s->keys, key, n + 1);
+    if (catalogued || is_scheduled(s, key))
+        return 0; /* part of the lake, or deleted when its grace has passed */
+    return fl_buf_append(&s->keys, key, n + 1);
 }
 
 /* Remove uncatalogued objects and stale puts under prefix of store. Objects with a scheduled
  * deletion are left to it (it logs them). */
-static int sweep_prefix(lc_run *r, fl_objstore *store, const char *location, const char *prefix)
+static int sweep_prefix(lc_run *r, fl_objstore *store, const char *location, const char *prefix,
+                        char **scheduled, size_t scheduled_count)
 {
-    struct orphan_scan s = {r, location, {0}};
+    struct orphan_scan s = {r, location, {0}, scheduled, scheduled_count};
     size_t stale = 0;
     int rc = fl_objstore_sweep_incomplete(store, prefix, fl_time_now_us(), &stale);
     if (!rc)
@@ -187,9 +245,16 @@ static int sweep_prefix(lc_run *r, fl_objstore *store, const char *location, con
 
 static int sweep_orphans(lc_run *r)
 {
-    int rc = sweep_prefix(r, fl_lake_stores_main(r->stores), "", FL_LAKE_ARCHIVE_PREFIX);
+    fl_buf buf = {0};
+    char **sched = NULL;
+    size_t n = 0;
+    int rc = load_scheduled(r, &buf, &sched, &n);
+    if (!rc)
+        rc = sweep_prefix(r, fl_lake_stores_main(r->stores), "", FL_LAKE_ARCHIVE_PREFIX, sched, n);
     for (size_t i = 0; !rc && i < fl_lake_table_count(); i++)
-        rc = sweep_prefix(r, r->warm, r->o->warm_dir, fl_lake_table_at(i)->prefix);
+        rc = sweep_prefix(r, r->warm, r->o->warm_dir, fl_lake_table_at(i)->prefix, sched, n);
+    fl_free(sched);
+    fl_buf_free(&buf);
     return rc;
 }
 

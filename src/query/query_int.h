@@ -85,6 +85,7 @@ struct fl_query_session {
     sqlite3 *db;
     fl_objstore *store;         /* the main lake */
     fl_lake_stores *stores;     /* resolves lake_files.location (warm tier) */
+    sqlite3_stmt *locate_stmt;  /* fl_query_file_store's look-up, prepared on first use */
     fl_query_limits limits;
     int trusted;              /* 1 while the session runs its own statements */
     int64_t deadline_mono_us; /* 0: none */

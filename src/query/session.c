@@ -178,6 +178,7 @@ void fl_query_session_close(fl_query_session *s)
 {
     if (!s)
         return;
+    sqlite3_finalize(s->locate_stmt);
     sqlite3_close_v2(s->db);
     fl_lake_stores_destroy(s->stores);
     fl_objstore_destroy(s->store);
@@ -187,19 +188,25 @@ void fl_query_session_close(fl_query_session *s)
 
 int fl_query_file_store(fl_query_session *s, const char *path, fl_objstore **out)
 {
-    sqlite3_stmt *q = NULL;
     int saved = s->trusted, rc = FL_ESQLITE;
     s->trusted = 1;
-    if (sqlite3_prepare_v2(s->db, "SELECT location FROM lake_files WHERE path = ?1", -1, &q,
-                           NULL) == SQLITE_OK &&
-        sqlite3_bind_text(q, 1, path, -1, SQLITE_TRANSIENT) == SQLITE_OK) {
+    /* prepared once per session: a join may reopen the files of a scan many times */
+    if (!s->locate_stmt &&
+        sqlite3_prepare_v3(s->db, "SELECT location FROM lake_files WHERE path = ?1", -1,
+                           SQLITE_PREPARE_PERSISTENT, &s->locate_stmt, NULL) != SQLITE_OK)
+        s->locate_stmt = NULL;
+    sqlite3_stmt *q = s->locate_stmt;
+    if (q && sqlite3_bind_text(q, 1, path, -1, SQLITE_TRANSIENT) == SQLITE_OK) {
         int step = sqlite3_step(q);
         if (step == SQLITE_ROW)
             rc = fl_lake_stores_get(s->stores, (const char *)sqlite3_column_text(q, 0), out);
         else if (step == SQLITE_DONE)
             rc = FL_ENOTFOUND;
     }
-    sqlite3_finalize(q);
+    if (q) {
+        sqlite3_reset(q);
+        sqlite3_clear_bindings(q);
+    }
     s->trusted = saved;
     return rc;
 }
