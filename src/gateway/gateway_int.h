@@ -183,10 +183,6 @@ void fl_gateway_throttle_free(fl_gateway *gw);
  * without one) is over throttle.key_rate, answers 429 throttled with Retry-After and returns
  * 1; otherwise 0. Exempt: /healthz, /readyz, /metrics. */
 int fl_gateway_throttle_request(fl_gateway *gw, fl_request *req);
-/* Take one token of device_id's records/s bucket at now_mono_us: 1 when the record may be
- * stored, 0 when it is throttled (*wait_us: time until the device has a token again). */
-int fl_gateway_throttle_record(fl_gateway *gw, fl_slice device_id, int64_t now_mono_us,
-                               int64_t *wait_us);
 
 /* metrics registration for the gateway's own families (status.c) */
 FL_MUST_USE int fl_gateway_metrics_register(fl_gateway *gw);

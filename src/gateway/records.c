@@ -20,6 +20,7 @@
 /* Per worker thread; request handling is synchronous within one callback. */
 struct scratch {
     fl_buf gunzipped, items, batch, entries, results, messages, decode, dl_batch, dl_entries;
+    fl_buf th_keys, th_hashes, th_order, th_granted; /* per-device throttling of the entries */
 };
 static __thread struct scratch tls;
 static pthread_key_t scratch_key;
@@ -31,7 +32,8 @@ static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
 
 #define SCRATCH_BUFS(s)                                                                            \
     {&(s)->gunzipped, &(s)->items, &(s)->batch, &(s)->entries, &(s)->results, &(s)->messages,      \
-     &(s)->decode, &(s)->dl_batch, &(s)->dl_entries}
+     &(s)->decode, &(s)->dl_batch, &(s)->dl_entries, &(s)->th_keys, &(s)->th_hashes,               \
+     &(s)->th_order, &(s)->th_granted}
 
 /* Runs when a worker thread exits (MHD_stop_daemon): frees that thread's scratch. */
 static void scratch_free(void *p)
@@ -168,29 +170,10 @@ static const char *result_code_name(int32_t code)
                                     : "internal";
 }
 
-/* Whether the device of a valid record may have it stored now; a throttled record gets its
- * result code and message here. */
-static int device_admits(fl_gateway *gw, const fl_record *rec, int64_t mono_us,
-                         struct item_result *r, fl_record_error *err, struct throttled *th)
-{
-    int64_t wait_us = 0;
-    if (fl_gateway_throttle_record(gw, rec->device_id, mono_us, &wait_us))
-        return 1;
-    r->code = CODE_THROTTLED;
-    snprintf(err->message, sizeof err->message,
-             "device over throttle.device_rate (%lld records/s, burst %lld): resend later",
-             (long long)gw->deps.cfg->throttle_device_rate,
-             (long long)gw->deps.cfg->throttle_device_burst);
-    th->records++;
-    th->wait_us = wait_us > th->wait_us ? wait_us : th->wait_us;
-    return 0;
-}
-
-/* Decode every item into a stream entry or a rejection (validation, the key's devices, or
- * throttling). Returns 0, or FL_ENOMEM when the per-item results could not be recorded (the
- * request is then refused as a whole). */
-static int decode_items(fl_gateway *gw, const fl_request *req, size_t count, int64_t now_us,
-                        int64_t mono_us, struct throttled *th)
+/* Decode every item into a stream entry or a rejection (validation, or the key's devices).
+ * Returns 0, or FL_ENOMEM when the per-item results could not be recorded (the request is
+ * then refused as a whole). */
+static int decode_items(fl_gateway *gw, const fl_request *req, size_t count, int64_t now_us)
 {
     uint32_t shards = fl_stream_shard_count(gw->deps.stream);
     for (size_t i = 0; i < count; i++) {
@@ -210,8 +193,7 @@ static int decode_items(fl_gateway *gw, const fl_request *req, size_t count, int
                      "this API key may not write device '%.*s' (its devices or fleets)",
                      (int)(rec.device_id.len > 128 ? 128 : rec.device_id.len), rec.device_id.ptr);
         }
-        /* after the key's check: records it may not write take no tokens from the device */
-        if (r.code == 0 && device_admits(gw, &rec, mono_us, &r, &err, th)) {
+        if (r.code == 0) {
             size_t off = tls.batch.len;
             fl_stream_entry e = {0};
             if (fl_record_encode(&rec, &tls.batch) == 0) {
@@ -253,6 +235,60 @@ static void fix_partition_keys(fl_buf *entries)
         if (fl_record_encoded_device_id(e->payload.ptr, e->payload.len, &e->partition_key))
             e->partition_key = (fl_slice){"", 0};
     }
+}
+
+/* Per-device throttling of the decoded entries (after the key's device check, so records it
+ * may not write take no tokens): one token per entry from its device's bucket, in input
+ * order. Refused entries are removed from the entries (compacted) and their results get the
+ * code throttled; th says how many and the longest wait. Returns 0 or FL_ENOMEM. */
+static int throttle_entries(fl_gateway *gw, size_t count, int64_t mono_us, struct throttled *th)
+{
+    fl_throttle *t = gw->throttle.devices;
+    size_t n = tls.entries.len / sizeof(fl_stream_entry);
+    if (!t || n == 0)
+        return 0;
+    int rc = fl_buf_reserve(&tls.th_keys, n * sizeof(fl_slice));
+    rc = rc ? rc : fl_buf_reserve(&tls.th_hashes, n * sizeof(uint64_t));
+    rc = rc ? rc : fl_buf_reserve(&tls.th_order, n * sizeof(uint32_t));
+    rc = rc ? rc : fl_buf_reserve(&tls.th_granted, n);
+    if (rc)
+        return rc;
+    fl_slice *keys = (fl_slice *)tls.th_keys.data;
+    fl_stream_entry *entries = ENTRIES(&tls.entries);
+    for (size_t i = 0; i < n; i++)
+        keys[i] = entries[i].partition_key; /* the device id (fix_partition_keys) */
+    uint8_t *granted = (uint8_t *)tls.th_granted.data;
+    fl_throttle_scratch scratch = {(uint64_t *)tls.th_hashes.data, (uint32_t *)tls.th_order.data};
+    th->records = fl_throttle_take_each(t, keys, n, mono_us, &scratch, granted, &th->wait_us);
+    if (th->records == 0)
+        return 0;
+    char msg[160];
+    snprintf(msg, sizeof msg,
+             "device over throttle.device_rate (%lld records/s, burst %lld): resend later",
+             (long long)gw->deps.cfg->throttle_device_rate,
+             (long long)gw->deps.cfg->throttle_device_burst);
+    uint32_t msg_off = (uint32_t)tls.messages.len;
+    if ((rc = fl_buf_append_cstr(&tls.messages, msg)))
+        return rc;
+    uint32_t *new_index = scratch.order; /* free again: reused as old -> new entry index */
+    size_t kept = 0;
+    for (size_t i = 0; i < n; i++) {
+        new_index[i] = granted[i] ? (uint32_t)kept : UINT32_MAX;
+        if (granted[i])
+            entries[kept++] = entries[i];
+    }
+    tls.entries.len = kept * sizeof(fl_stream_entry);
+    struct item_result *res = RESULTS(&tls);
+    for (size_t i = 0; i < count; i++) {
+        if (res[i].entry < 0)
+            continue;
+        if (new_index[res[i].entry] != UINT32_MAX) {
+            res[i].entry = (int32_t)new_index[res[i].entry];
+            continue;
+        }
+        res[i] = (struct item_result){-1, CODE_THROTTLED, msg_off, (uint32_t)strlen(msg)};
+    }
+    return 0;
 }
 
 static void count_records(fl_gateway *gw, size_t count, size_t accepted, size_t throttled)
@@ -418,13 +454,17 @@ static void process(fl_gateway *gw, fl_request *req, enum fl_body_format fmt)
         return;
     }
     struct throttled th = {0, 0};
-    if (decode_items(gw, req, count, now, fl_time_mono_us(), &th)) {
+    if (decode_items(gw, req, count, now)) {
         fl_respond_error_retry(req, 503, 1, "overloaded", "out of memory decoding the request");
         return;
     }
-    size_t n = tls.entries.len / sizeof(fl_stream_entry);
     fix_payloads(&tls.entries, &tls.batch);
     fix_partition_keys(&tls.entries);
+    if (throttle_entries(gw, count, fl_time_mono_us(), &th)) {
+        fl_respond_error_retry(req, 503, 1, "overloaded", "out of memory throttling the request");
+        return;
+    }
+    size_t n = tls.entries.len / sizeof(fl_stream_entry);
     int append_rc = 0;
     if (n)
         append_rc = fl_stream_append(gw->deps.stream, ENTRIES(&tls.entries), n, now);

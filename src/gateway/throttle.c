@@ -150,10 +150,10 @@ static int64_t refilled(const fl_throttle *t, const struct bucket *b, int64_t no
     int64_t missing = t->burst_micro - b->tokens_micro;
     if (missing <= 0 || now_us <= b->last_us)
         return b->tokens_micro;
-    int64_t elapsed = now_us - b->last_us;
-    if (elapsed >= (missing + t->rate_per_s - 1) / t->rate_per_s)
+    int64_t added; /* no division on this path: it runs once per record */
+    if (__builtin_mul_overflow(now_us - b->last_us, t->rate_per_s, &added) || added >= missing)
         return t->burst_micro;
-    return b->tokens_micro + elapsed * t->rate_per_s;
+    return b->tokens_micro + added;
 }
 
 /* Unlink pool entry idx (0-based) from its chain and put it on the free list. */
@@ -219,6 +219,25 @@ static struct bucket *insert(const fl_throttle *t, struct stripe *s, uint64_t ha
     return b;
 }
 
+/* Take need micro-tokens from key's bucket (created full if absent); the stripe is locked. */
+static int take_locked(const fl_throttle *t, struct stripe *s, uint64_t hash, const char *key,
+                       size_t key_len, int64_t need, int64_t now_us, int64_t *wait_us)
+{
+    struct bucket *b = find(s, hash, key, key_len);
+    if (!b)
+        b = insert(t, s, hash, key, key_len, now_us);
+    b->tokens_micro = refilled(t, b, now_us);
+    if (now_us > b->last_us)
+        b->last_us = now_us;
+    if (b->tokens_micro >= need) {
+        b->tokens_micro -= need;
+        return 1;
+    }
+    if (wait_us)
+        *wait_us = (need - b->tokens_micro + t->rate_per_s - 1) / t->rate_per_s;
+    return 0;
+}
+
 int fl_throttle_take(fl_throttle *t, const char *key, size_t key_len, int64_t n, int64_t now_us,
                      int64_t *wait_us)
 {
@@ -231,22 +250,57 @@ int fl_throttle_take(fl_throttle *t, const char *key, size_t key_len, int64_t n,
         key_len = UINT32_MAX; /* told apart by hash beyond the stored prefix anyway */
     uint64_t hash = key_hash(t->seed, key, key_len);
     struct stripe *s = stripe_of(t, hash);
-    int64_t need = n * MICRO;
-    int granted;
     pthread_mutex_lock(&s->mu);
-    struct bucket *b = find(s, hash, key, key_len);
-    if (!b)
-        b = insert(t, s, hash, key, key_len, now_us);
-    b->tokens_micro = refilled(t, b, now_us);
-    if (now_us > b->last_us)
-        b->last_us = now_us;
-    granted = b->tokens_micro >= need;
-    if (granted)
-        b->tokens_micro -= need;
-    else if (wait_us)
-        *wait_us = (need - b->tokens_micro + t->rate_per_s - 1) / t->rate_per_s;
+    int granted = take_locked(t, s, hash, key, key_len, n * MICRO, now_us, wait_us);
     pthread_mutex_unlock(&s->mu);
     return granted;
+}
+
+size_t fl_throttle_take_each(fl_throttle *t, const fl_slice *keys, size_t n, int64_t now_us,
+                             fl_throttle_scratch *scratch, uint8_t *granted, int64_t *max_wait_us)
+{
+    uint64_t *hashes = scratch->hashes;
+    uint32_t *order = scratch->order;
+    uint32_t first[FL_THROTTLE_STRIPES + 1] = {0};
+    /* 1. hash every key, count per stripe, and start loading each chain head */
+    for (size_t i = 0; i < n; i++) {
+        size_t len = keys[i].len > UINT32_MAX ? UINT32_MAX : keys[i].len;
+        hashes[i] = key_hash(t->seed, keys[i].ptr, len);
+        const struct stripe *s = stripe_of(t, hashes[i]);
+        __builtin_prefetch(&s->heads[hashes[i] & s->mask]);
+        first[(hashes[i] >> 58) + 1]++;
+    }
+    /* 2. order by stripe, input order kept within a stripe (so within a key) */
+    for (int s = 0; s < FL_THROTTLE_STRIPES; s++)
+        first[s + 1] += first[s];
+    uint32_t next[FL_THROTTLE_STRIPES];
+    memcpy(next, first, sizeof next);
+    for (size_t i = 0; i < n; i++)
+        order[next[hashes[i] >> 58]++] = (uint32_t)i;
+    /* 3. one lock per stripe touched */
+    size_t refused = 0;
+    int64_t longest = 0;
+    for (int si = 0; si < FL_THROTTLE_STRIPES; si++) {
+        if (first[si] == first[si + 1])
+            continue;
+        struct stripe *s = &t->stripes[si];
+        pthread_mutex_lock(&s->mu);
+        for (uint32_t j = first[si]; j < first[si + 1]; j++) {
+            uint32_t i = order[j];
+            size_t len = keys[i].len > UINT32_MAX ? UINT32_MAX : keys[i].len;
+            int64_t wait = 0;
+            granted[i] =
+                (uint8_t)take_locked(t, s, hashes[i], keys[i].ptr, len, MICRO, now_us, &wait);
+            if (!granted[i]) {
+                refused++;
+                longest = wait > longest ? wait : longest;
+            }
+        }
+        pthread_mutex_unlock(&s->mu);
+    }
+    if (max_wait_us)
+        *max_wait_us = longest;
+    return refused;
 }
 
 int64_t fl_throttle_peek_micro(fl_throttle *t, const char *key, size_t key_len, int64_t now_us)

@@ -60,6 +60,20 @@ void fl_throttle_destroy(fl_throttle *t);
 FL_MUST_USE int fl_throttle_take(fl_throttle *t, const char *key, size_t key_len, int64_t n,
                                  int64_t now_us, int64_t *wait_us);
 
+/* Caller-owned scratch for fl_throttle_take_each: arrays of at least n entries. */
+typedef struct fl_throttle_scratch {
+    uint64_t *hashes;
+    uint32_t *order;
+} fl_throttle_scratch;
+
+/* One token for each of keys[0..n) (a key listed k times takes k tokens, earlier entries
+ * first), the same as n fl_throttle_take calls at now_us but with one lock per stripe touched
+ * instead of one per key, and the index lines prefetched: the per-record path of ingest.
+ * granted[i] is set to 1 or 0; *max_wait_us (if not NULL) to the longest wait among the
+ * refused keys (0 if none). Returns how many were refused. Keys are borrowed for the call. */
+size_t fl_throttle_take_each(fl_throttle *t, const fl_slice *keys, size_t n, int64_t now_us,
+                             fl_throttle_scratch *scratch, uint8_t *granted, int64_t *max_wait_us);
+
 /* The tokens key's bucket would hold at now_us, in micro-tokens (1,000,000 = one token), or
  * burst x 1,000,000 for a key without a bucket. For tests and diagnostics; takes nothing. */
 int64_t fl_throttle_peek_micro(fl_throttle *t, const char *key, size_t key_len, int64_t now_us);

@@ -155,10 +155,3 @@ int fl_gateway_throttle_request(fl_gateway *gw, fl_request *req)
     fl_respond_error_retry(req, 429, fl_throttle_retry_after_s(wait_us), "throttled", msg);
     return 1;
 }
-
-int fl_gateway_throttle_record(fl_gateway *gw, fl_slice device_id, int64_t now_mono_us,
-                               int64_t *wait_us)
-{
-    fl_throttle *t = gw->throttle.devices;
-    return !t || fl_throttle_take(t, device_id.ptr, device_id.len, 1, now_mono_us, wait_us);
-}

@@ -175,6 +175,55 @@ static void accepted_over_window(void **state)
     fl_throttle_destroy(t);
 }
 
+/* take_each (the per-record path) answers exactly like the same takes one at a time: repeated
+ * keys take in input order; the count refused and the longest wait are reported. */
+static void take_each_equals_single_takes(void **state)
+{
+    (void)state;
+    enum { N = 200, KEYS = 7 };
+    fl_throttle *batch, *single;
+    assert_int_equal(fl_throttle_create(10, 3, 1000, &batch), 0);
+    assert_int_equal(fl_throttle_create(10, 3, 1000, &single), 0);
+    char names[KEYS][8];
+    fl_slice keys[N];
+    for (int k = 0; k < KEYS; k++)
+        snprintf(names[k], sizeof names[k], "d%d", k);
+    for (int i = 0; i < N; i++)
+        keys[i] = fl_slice_from_cstr(names[(i * 3) % KEYS]);
+    uint64_t hashes[N];
+    uint32_t order[N];
+    fl_throttle_scratch scratch = {hashes, order};
+    uint8_t granted[N];
+    int64_t wait = -1;
+    for (int round = 0; round < 2; round++) {
+        int64_t now = round * 150000; /* round 2: 1.5 tokens back per key */
+        size_t refused = fl_throttle_take_each(batch, keys, N, now, &scratch, granted, &wait);
+        size_t refused_single = 0, granted_total = 0;
+        for (int i = 0; i < N; i++) {
+            int g = fl_throttle_take(single, keys[i].ptr, keys[i].len, 1, now, NULL);
+            assert_int_equal(granted[i], g);
+            refused_single += !g;
+            granted_total += (size_t)g;
+        }
+        assert_int_equal(refused, refused_single);
+        if (round == 0) {
+            assert_int_equal(granted_total, KEYS * 3); /* each key's burst */
+            for (int i = 0; i < KEYS * 3; i++)         /* and they are the first 3 of each key: */
+                assert_int_equal(granted[i], 1);       /* i*3 % 7 visits all 7 keys every 7 */
+            assert_int_equal(wait, 100000);            /* one token at 10/s */
+        } else {
+            assert_int_equal(granted_total, KEYS); /* 1.5 tokens: one take each */
+            assert_int_equal(wait, 50000);         /* half a token left */
+        }
+        for (int k = 0; k < KEYS; k++)
+            assert_int_equal(peek(batch, names[k], now), peek(single, names[k], now));
+    }
+    assert_int_equal(fl_throttle_take_each(batch, keys, 0, 0, &scratch, granted, &wait), 0);
+    assert_int_equal(wait, 0);
+    fl_throttle_destroy(batch);
+    fl_throttle_destroy(single);
+}
+
 /* n distinct keys that fall in the same stripe as the first. */
 static void same_stripe_keys(fl_throttle *t, char keys[][16], int n)
 {
@@ -327,6 +376,7 @@ int main(void)
         cmocka_unit_test(clock_going_back_adds_nothing),
         cmocka_unit_test(keys_are_independent),
         cmocka_unit_test(accepted_over_window),
+        cmocka_unit_test(take_each_equals_single_takes),
         cmocka_unit_test(eviction_prefers_full_buckets),
         cmocka_unit_test(eviction_drops_least_recently_used),
         cmocka_unit_test(bounded_under_key_flood),
