@@ -1,12 +1,12 @@
 """Integration: throttling (docs/security.md "Throttling") against the real `fleetlake serve`.
 
-A. Per device: one device sending flat out for WINDOW seconds against throttle.device_rate=200,
-   device_burst=200 gets burst + rate x t records accepted (the rate within ±5 %); the rest get
+A. Per device: one device sending flat out (two connections) for WINDOW seconds against
+   throttle.device_rate=200, device_burst=400 gets burst + rate x t records accepted (the rate within ±5 %); the rest get
    the per-record error `throttled`, requests with nothing accepted answer 429 + Retry-After;
    throttled records are neither stored nor dead-lettered; metrics count them; a quiet device
    sending at the same time is never throttled.
-B. Per caller (client address; auth is off here): a noisy client on 127.0.0.2 flooding the
-   server against throttle.key_rate=100, key_burst=100 gets the rate within ±5 % and 429s with
+B. Per caller (client address; auth is off here): a noisy client on 127.0.0.2 (three processes)
+   flooding the server against throttle.key_rate=100, key_burst=200 gets the rate within ±5 % and 429s with
    Retry-After 1 that are honoured (a retry after it succeeds); /healthz, /readyz and /metrics
    stay open to it; a quiet client on 127.0.0.3 at 20 requests/s never gets a 429, before or
    during the flood. Its latency p50/p99 with and without the flood are printed, not asserted
@@ -76,9 +76,10 @@ def metric(srv, name):
 
 
 # ---- A: per device ---------------------------------------------------------------------------
-# A burst of one second's worth: a client stalled for up to 1 s (a loaded machine) loses no
-# tokens to the cap, so "flat out" stays flat out and the measured rate is the bucket's.
-RATE, BURST = 200, 200
+# Senders work in parallel (two connections here, three processes in B) and the burst is two
+# seconds' worth, so that a sender stalled on a loaded machine (an fsync, the scheduler) neither
+# leaves the bucket full nor loses tokens to the cap: the measured rate is the bucket's.
+RATE, BURST = 200, 400
 data_a = fltest.scratch_dir("throttle-device") + "/data"
 srv = fltest.Server(data_a, extra=["--set", f"throttle.device_rate={RATE}",
                                    "--set", f"throttle.device_burst={BURST}"]).start()
@@ -100,30 +101,43 @@ def quiet_device(stop):
 stop = threading.Event()
 quiet_thread = threading.Thread(target=quiet_device, args=(stop,))
 quiet_thread.start()
-cl = Client(srv.port)
 batch = [record("noisy-dev", ts=f"2026-01-02T03:04:05.{i:03d}Z") for i in range(50)]
 accepted = throttled = requests = 0
 statuses, retry_afters, bad_codes = {}, set(), set()
 all_throttled_body_ok = True
+tally = threading.Lock()
+
+
+def noisy_device(deadline):
+    global accepted, throttled, requests, all_throttled_body_ok
+    cl = Client(srv.port)
+    while time.monotonic() < deadline:
+        st, hd, body = cl.post(batch)
+        js = json.loads(body)
+        with tally:
+            requests += 1
+            statuses[st] = statuses.get(st, 0) + 1
+            accepted += js["accepted"]
+            for r in js["records"]:
+                if "error" in r:
+                    if r["error"]["code"] == "throttled":
+                        throttled += 1
+                    else:
+                        bad_codes.add(r["error"]["code"])
+            if st == 429:
+                retry_afters.add(hd.get("retry-after"))
+                all_throttled_body_ok &= js["accepted"] == 0 and all(
+                    r.get("error", {}).get("code") == "throttled" for r in js["records"])
+    cl.close()
+
+
 t0 = time.monotonic()
-while time.monotonic() - t0 < WINDOW:
-    st, hd, body = cl.post(batch)
-    requests += 1
-    statuses[st] = statuses.get(st, 0) + 1
-    js = json.loads(body)
-    accepted += js["accepted"]
-    for r in js["records"]:
-        if "error" in r:
-            if r["error"]["code"] == "throttled":
-                throttled += 1
-            else:
-                bad_codes.add(r["error"]["code"])
-    if st == 429:
-        retry_afters.add(hd.get("retry-after"))
-        all_throttled_body_ok &= js["accepted"] == 0 and all(
-            r.get("error", {}).get("code") == "throttled" for r in js["records"])
+senders = [threading.Thread(target=noisy_device, args=(t0 + WINDOW,)) for _ in range(2)]
+for t in senders:
+    t.start()
+for t in senders:
+    t.join()
 elapsed = time.monotonic() - t0
-cl.close()
 stop.set()
 quiet_thread.join()
 
@@ -168,19 +182,20 @@ c.eq(len(fltest.stream_records(data_a, dead_letters=True)), 0,
      "throttled records are not dead-lettered")
 
 # ---- B: per caller (client address), noisy vs quiet -----------------------------------------
-KEY_RATE, KEY_BURST = 100, 100
+KEY_RATE, KEY_BURST = 100, 200
 data_b = fltest.scratch_dir("throttle-key") + "/data"
 srv = fltest.Server(data_b, extra=["--set", f"throttle.key_rate={KEY_RATE}",
                                    "--set", f"throttle.key_burst={KEY_BURST}"]).start()
 
 
-def noisy_client(port, seconds, out, source="127.0.0.2", key=None):
-    """Flood from source in its own process (no shared GIL with the quiet client)."""
+def noisy_client(port, start, end, out, source="127.0.0.2", key=None):
+    """Flood from source between the monotonic times start and end, in its own process (no
+    shared GIL with the quiet client)."""
     cl = Client(port, source, key)
     ok = throttled = 0
     retry_afters = set()
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < seconds:
+    time.sleep(max(0.0, start - time.monotonic()))
+    while time.monotonic() < end:
         st, hd, body = cl.post([record("noisy-caller")])
         if st == 200:
             ok += 1
@@ -189,8 +204,33 @@ def noisy_client(port, seconds, out, source="127.0.0.2", key=None):
             retry_afters.add(hd.get("retry-after"))
             if json.loads(body)["error"]["code"] != "throttled":
                 retry_afters.add("bad code")
-    out.put((ok, throttled, sorted(retry_afters), time.monotonic() - t0))
+    out.put((ok, throttled, sorted(retry_afters), time.monotonic()))
     cl.close()
+
+
+def flood(port, seconds, processes, source="127.0.0.2", key=None, quiet=None):
+    """processes noisy clients from one source for seconds (starting together); runs quiet()
+    meanwhile (after 0.5 s) if given. Returns (ok, throttled, retry-afters, window s, quiet's
+    result)."""
+    q = multiprocessing.Queue()
+    start = time.monotonic() + 0.3  # all processes are up and waiting by then
+    procs = [multiprocessing.Process(target=noisy_client,
+                                     args=(port, start, start + seconds, q, source, key))
+             for _ in range(processes)]
+    for p in procs:
+        p.start()
+    result = None
+    if quiet:
+        time.sleep(max(0.0, start + 0.5 - time.monotonic()))
+        result = quiet()
+    got = [q.get(timeout=120) for _ in procs]
+    for p in procs:
+        p.join()
+    ok = sum(g[0] for g in got)
+    n429 = sum(g[1] for g in got)
+    retry = sorted(set(r for g in got for r in g[2]))
+    window = max(g[3] for g in got) - start
+    return ok, n429, retry, window, result
 
 
 def quiet_client(port, seconds, source="127.0.0.3", key=None):
@@ -212,15 +252,10 @@ def quiet_client(port, seconds, source="127.0.0.3", key=None):
 
 
 base_st, base_lat = quiet_client(srv.port, WINDOW)
-q = multiprocessing.Queue()
-noisy = multiprocessing.Process(target=noisy_client, args=(srv.port, WINDOW + 1.0, q))
-noisy.start()
-time.sleep(0.5)  # the flood is under way before the quiet client starts
-noise_st, noise_lat = quiet_client(srv.port, WINDOW)
-ok, n429, noisy_retry, noisy_elapsed = q.get(timeout=120)
-noisy.join()
+ok, n429, noisy_retry, noisy_elapsed, (noise_st, noise_lat) = flood(
+    srv.port, WINDOW + 1.0, 3, quiet=lambda: quiet_client(srv.port, WINDOW))
 key_measured = (ok - KEY_BURST) / noisy_elapsed
-print(f"B: noisy client {ok} x 200 + {n429} x 429 in {noisy_elapsed:.2f} s: rate after the "
+print(f"B: noisy client (3 processes) {ok} x 200 + {n429} x 429 in {noisy_elapsed:.2f} s: rate after the "
       f"burst {key_measured:.1f}/s (configured {KEY_RATE}/s)", flush=True)
 print(f"B: quiet client latency without the flood p50 {percentile(base_lat, 50):.2f} ms, "
       f"p99 {percentile(base_lat, 99):.2f} ms ({len(base_lat)} requests); with it p50 "
@@ -276,14 +311,9 @@ srv = fltest.Server(data_d, auth=True,
 noisy_id, noisy_key = fltest.create_key(data_d, "device", "--name", "noisy")
 quiet_id, quiet_key = fltest.create_key(data_d, "device", "--name", "quiet")
 srv.key = fltest.create_key(data_d, "operator", "--name", "metrics")[1]  # for /metrics
-q = multiprocessing.Queue()
-noisy = multiprocessing.Process(target=noisy_client,
-                                args=(srv.port, 3.5, q, "127.0.0.1", noisy_key))
-noisy.start()
-time.sleep(0.5)
-quiet_st, quiet_lat = quiet_client(srv.port, 3.0, "127.0.0.1", quiet_key)
-ok, n429, noisy_retry, _ = q.get(timeout=120)
-noisy.join()
+ok, n429, noisy_retry, _, (quiet_st, quiet_lat) = flood(
+    srv.port, 3.5, 2, "127.0.0.1", noisy_key,
+    quiet=lambda: quiet_client(srv.port, 3.0, "127.0.0.1", quiet_key))
 print(f"D: noisy key {ok} x 200 + {n429} x 429; quiet key on the same address: "
       f"{len(quiet_st)} requests, p50 {percentile(quiet_lat, 50):.2f} ms, "
       f"p99 {percentile(quiet_lat, 99):.2f} ms", flush=True)
