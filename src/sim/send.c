@@ -594,6 +594,9 @@ static int tls_setup(CURL *c, const fl_sim_options *o)
         return 0;
     if (curl_easy_setopt(c, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2) != CURLE_OK)
         return FL_EUNSUPPORTED; /* libcurl without TLS */
+    /* The connect timeout covers the TLS handshake too: two round trips and a signature,
+     * which a loaded machine (or a sanitizer build of the server) can stretch past 2 s. */
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
     if (o->cacert[0] && curl_easy_setopt(c, CURLOPT_CAINFO, o->cacert) != CURLE_OK)
         return FL_EUNSUPPORTED;
     if (o->insecure) {
