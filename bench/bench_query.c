@@ -15,15 +15,22 @@
 
 #include "query/query.h"
 
+/* Run sql to the end; out receives the whole JSON output (the cursor hands it over in pieces
+ * of about 64 KiB, each appended to out and then cleared, as the server sends them). */
 static int run(fl_query_session *s, const char *sql, fl_buf *out, fl_query_error *err)
 {
     fl_query_cursor *c = NULL;
+    fl_buf piece = {0};
     out->len = 0;
-    int rc = fl_query_cursor_open(s, sql, fl_query_encoder_find("json"), 0, &c, err);
-    while (!rc && (rc = fl_query_cursor_next(c, out, err)) == 1)
-        rc = 0;
+    int rc = fl_query_cursor_open(s, sql, fl_query_encoder_find("json"), 0, &c, err), more = 1;
+    while (!rc && more) {
+        piece.len = 0;
+        more = fl_query_cursor_next(c, &piece, err);
+        rc = more < 0 ? more : fl_buf_append(out, piece.data, piece.len);
+    }
     fl_query_cursor_close(c);
-    return rc < 0 ? rc : 0;
+    fl_buf_free(&piece);
+    return rc;
 }
 
 int main(int argc, char **argv)
