@@ -1,5 +1,6 @@
 # fleetlake — the front door. `make run` and `make test` are all a new user needs.
-#   make run    install packages, build (optimised), start `fleetlake serve --demo`
+#   make run    install packages, build (optimised), start `fleetlake serve --demo`; prints
+#               the dashboard's URL (http://127.0.0.1:8080/) and a demo API key to sign in with
 #               (make run TLS=1: HTTPS only, with a self-signed certificate in $(DATA)/tls/)
 #   make test   install packages, build with ASan+UBSan, run the whole suite through ctest
 #   make bench  optimised build, run the benchmarks, print tables (see docs/PERFORMANCE.md)
@@ -24,12 +25,14 @@ deps:
 	@scripts/install-deps.sh build
 
 release: deps
+	@scripts/install-web-npm.sh
 	@cmake -S . -B $(BUILD_REL) -DCMAKE_BUILD_TYPE=Release >/dev/null
 	@cmake --build $(BUILD_REL) -j$(JOBS)
 
 debug:
 	@scripts/install-deps.sh test
 	@scripts/install-test-npm.sh
+	@scripts/install-web-npm.sh --test
 	@cmake -S . -B $(BUILD_TEST) -DCMAKE_BUILD_TYPE=Debug -DFL_SANITIZE=address,undefined >/dev/null
 	@cmake --build $(BUILD_TEST) -j$(JOBS)
 

@@ -62,3 +62,14 @@ foreach(kind integration interop fault)
       ENVIRONMENT "FLEETLAKE_BIN=$<TARGET_FILE:fleetlake>;FL_PQ_TOOL=$<TARGET_FILE:fl_pq_tool>;FL_TEST_TMP=${CMAKE_BINARY_DIR}/tmp;FL_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
   endforeach()
 endforeach()
+
+# Browser tests (label browser): tests/browser/test_*.py drive Debian's headless Chromium with
+# playwright-core (scripts/install-web-npm.sh --test) against `serve --demo`; screenshots are
+# kept in the build directory's browser-artifacts/.
+file(GLOB FL_BROWSER_TESTS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/browser/test_*.py)
+foreach(src ${FL_BROWSER_TESTS})
+  get_filename_component(name ${src} NAME_WE)
+  add_test(NAME browser/${name} COMMAND python3 ${src})
+  set_tests_properties(browser/${name} PROPERTIES LABELS browser TIMEOUT 300
+    ENVIRONMENT "FLEETLAKE_BIN=$<TARGET_FILE:fleetlake>;FL_TEST_TMP=${CMAKE_BINARY_DIR}/tmp;FL_SOURCE_DIR=${CMAKE_SOURCE_DIR};FL_BROWSER_ARTIFACTS=${CMAKE_BINARY_DIR}/browser-artifacts")
+endforeach()

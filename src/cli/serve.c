@@ -355,8 +355,19 @@ static int start_demo(struct server *srv)
                  "Authorization: Bearer %s", sim_token);
         FL_INFO(MODULE, "demo: API key for you (role data_engineer): %s", user_token);
         fprintf(stdout, "demo API key (data_engineer): %s\n", user_token);
-        fflush(stdout);
     }
+    /* The first-run message (`make run`): where to look, with which key. */
+    char host[256];
+    snprintf(host, sizeof host, "%s", srv->cfg.listen);
+    char *colon = strrchr(host, ':');
+    if (colon)
+        *colon = 0;
+    int any = !host[0] || strcmp(host, "0.0.0.0") == 0 || strcmp(host, "[::]") == 0;
+    fprintf(stdout, "dashboard: %s://%s:%u/%s\n", tls ? "https" : "http", any ? "127.0.0.1" : host,
+            fl_gateway_port(srv->gateway),
+            strcmp(srv->cfg.security_auth, "on") == 0 ? "  (sign in with the demo API key above)"
+                                                       : "");
+    fflush(stdout);
     rc = pthread_create(&srv->demo, NULL, demo_main, srv);
     if (rc)
         return -rc;

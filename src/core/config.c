@@ -363,6 +363,15 @@ const fl_config_entry fl_config_table[] = {
      "Trucks simulated by `serve --demo`."},
     {"sim.demo_rate", FL_CFG_INT, "200", 1, 10000000, NULL, OFF(demo_rate), 0,
      "Records per second sent by `serve --demo`."},
+    {"dashboard.dir", FL_CFG_STRING, "", 0, 0, NULL, OFF(dashboard_dir), SZ(dashboard_dir),
+     "Directory of the web dashboard's files (web/ of the source tree, after `make run` or "
+     "scripts/install-web-npm.sh fetched its JavaScript libraries). Empty: the first of "
+     "<binary>/../web, <binary>/../share/fleetlake/web and the source tree the binary was "
+     "built from that holds an index.html; none found: GET / answers 404."},
+    {"dashboard.max_file_bytes", FL_CFG_BYTES, "16MiB", 1 * KiB, 1 * GiB, NULL,
+     OFF(dashboard_max_file_bytes), 0,
+     "Largest dashboard file served; each request reads its file into memory. The largest "
+     "shipped file (the map outlines) is under 1 MiB."},
     {"security.auth", FL_CFG_ENUM, "on", 0, 0, "on|off", OFF(security_auth), SZ(security_auth),
      "on: every route but /healthz needs an API key (Authorization: Bearer flk_...; create "
      "one with `fleetlake keys create`). off: no authentication at all - for demos and local "

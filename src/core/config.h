@@ -166,6 +166,9 @@ typedef struct fl_config {
     /* [sim] (used by serve --demo) */
     int64_t demo_devices;
     int64_t demo_rate;
+    /* [dashboard] (the web/ files served at /, src/gateway/static.c) */
+    char dashboard_dir[4096];
+    int64_t dashboard_max_file_bytes;
     /* [security] (src/security, src/gateway/auth.c) */
     char security_auth[8];
     char security_metrics_public[8];

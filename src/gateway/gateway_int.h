@@ -124,6 +124,7 @@ struct fl_gateway {
     fl_ingest_limits limits;
     struct gateway_metrics m;
     struct gateway_throttle throttle;
+    char web_dir[4096]; /* the dashboard's files (static.c), resolved; "" when not found */
 };
 
 /* routes.c */
@@ -139,6 +140,10 @@ extern const size_t fl_gateway_route_count;
 void fl_respond_json(fl_request *req, int status, fl_buf *body_taken);
 void fl_respond_json_retry(fl_request *req, int status, int retry_after_s, fl_buf *body_taken);
 void fl_respond_text(fl_request *req, int status, const char *content_type, fl_buf *body_taken);
+/* The same with extra response headers (name, value pairs; borrowed for the call). */
+void fl_respond_with_headers(fl_request *req, int status, const char *content_type,
+                             fl_buf *body_taken, const char *const (*headers)[2],
+                             size_t header_count);
 void fl_respond_error(fl_request *req, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 void fl_respond_error_retry(fl_request *req, int status, int retry_after_s, const char *code,
@@ -183,6 +188,21 @@ void fl_gateway_throttle_free(fl_gateway *gw);
  * without one) is over throttle.key_rate, answers 429 throttled with Retry-After and returns
  * 1; otherwise 0. Exempt: /healthz, /readyz, /metrics. */
 int fl_gateway_throttle_request(fl_gateway *gw, fl_request *req);
+
+/* static.c — the dashboard's files: GET / and GET /ui/<path> from dashboard.dir. */
+/* Find the directory (see static.c): 0 with out = "" when the search found none; FL_ECONFIG
+ * with err naming the problem when configured is set and holds no index.html. out has
+ * PATH_MAX bytes. */
+FL_MUST_USE int fl_static_find_dir(const char *configured, char *out, char *err, size_t errlen);
+/* 0 when rel (a path below the dashboard directory, no leading '/') is one the gateway may
+ * serve: 1-255 bytes of [A-Za-z0-9._-/], no empty segment, no segment starting with '.', no
+ * node_modules segment; FL_EINVAL otherwise. Pure. */
+FL_MUST_USE int fl_static_path_check(const char *rel);
+/* The Content-Type for a file name by its extension (application/octet-stream if unknown). */
+const char *fl_static_content_type(const char *path);
+FL_MUST_USE int fl_gateway_static_init(fl_gateway *gw);
+void fl_handle_dashboard_index(fl_gateway *gw, fl_request *req); /* GET / */
+void fl_handle_dashboard_file(fl_gateway *gw, fl_request *req);  /* GET /ui/<path> */
 
 /* metrics registration for the gateway's own families (status.c) */
 FL_MUST_USE int fl_gateway_metrics_register(fl_gateway *gw);

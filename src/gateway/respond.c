@@ -5,8 +5,8 @@
 
 #include "gateway/gateway_int.h"
 
-static void queue(fl_request *req, int status, const char *content_type, fl_buf *body,
-                  int retry_after_s)
+static void queue_with(fl_request *req, int status, const char *content_type, fl_buf *body,
+                       int retry_after_s, const char *const (*headers)[2], size_t header_count)
 {
     struct MHD_Response *resp;
     req->bytes_out = body->len;
@@ -24,6 +24,8 @@ static void queue(fl_request *req, int status, const char *content_type, fl_buf 
         return; /* out of memory: MHD closes the connection */
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
     MHD_add_response_header(resp, "X-Request-Id", req->request_id);
+    for (size_t i = 0; i < header_count; i++)
+        MHD_add_response_header(resp, headers[i][0], headers[i][1]);
     if (retry_after_s > 0) {
         char v[16];
         snprintf(v, sizeof v, "%d", retry_after_s);
@@ -39,6 +41,18 @@ static void queue(fl_request *req, int status, const char *content_type, fl_buf 
         req->status = status;
     }
     MHD_destroy_response(resp);
+}
+
+static void queue(fl_request *req, int status, const char *content_type, fl_buf *body,
+                  int retry_after_s)
+{
+    queue_with(req, status, content_type, body, retry_after_s, NULL, 0);
+}
+
+void fl_respond_with_headers(fl_request *req, int status, const char *content_type,
+                             fl_buf *body, const char *const (*headers)[2], size_t header_count)
+{
+    queue_with(req, status, content_type, body, 0, headers, header_count);
 }
 
 void fl_respond_json(fl_request *req, int status, fl_buf *body)

@@ -311,7 +311,7 @@ int fl_gateway_start(const fl_gateway_deps *deps, fl_gateway **out)
         FL_ERROR(MODULE, "cannot start the slow-client sweeper: %s", fl_strerror(rc));
         goto fail;
     }
-    if ((rc = fl_gateway_throttle_init(gw)))
+    if ((rc = fl_gateway_throttle_init(gw)) || (rc = fl_gateway_static_init(gw)))
         goto fail;
     if ((rc = bind_socket(deps->cfg->listen, &fd, &gw->port))) {
         FL_ERROR(MODULE, "cannot listen on %s: %s", deps->cfg->listen, fl_strerror(rc));

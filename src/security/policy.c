@@ -34,6 +34,9 @@ const fl_policy_entry fl_policy_table[] = {
     {"GET", "/healthz", FL_ROLES_ALL, 1},
     {"GET", "/readyz", FL_ROLES_ALL, 0},
     {"GET", "/v1/whoami", FL_ROLES_ALL, 0},
+    /* the dashboard's static files (web/): no data in them; the page sends the user's key */
+    {"GET", "/", FL_ROLES_ALL, 1},
+    {"GET", "/ui/{file}", FL_ROLES_ALL, 1},
     /* administration */
     {"GET", "/v1/keys", ADM, 0},
     {"POST", "/v1/keys", ADM, 0},

@@ -36,8 +36,10 @@ EXPECTED = {
     ("GET", "/v1/alerts"): {"data_engineer", "data_analyst", "operator"},
     ("POST", "/v1/alerts/{id}/{ack|resolve}"): {"data_engineer", "operator"},
     ("GET", "/v1/events"): {"data_engineer", "data_analyst", "operator"},
+    ("GET", "/"): ALL,
+    ("GET", "/ui/{file}"): ALL,
 }
-PUBLIC = {("GET", "/healthz")}
+PUBLIC = {("GET", "/healthz"), ("GET", "/"), ("GET", "/ui/{file}")}
 
 # How to call each route: a concrete path and body.
 CALLS = {
@@ -45,6 +47,7 @@ CALLS = {
     "/v1/tables/{name}": "/v1/tables/processed_sensor_data",
     "/v1/keys/{id}/revoke": "/v1/keys/0000000000000000/revoke",
     "/v1/alerts/{id}/{ack|resolve}": "/v1/alerts/999999/ack",
+    "/ui/{file}": "/ui/app.js",
 }
 BODIES = {
     "/v1/records": (json.dumps(fltest.record("truck-1", "2026-11-25T01:00:00Z")),
