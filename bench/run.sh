@@ -2,7 +2,7 @@
 # bench/run.sh BUILD_DIR — fleetlake's benchmarks (`make bench`). Prints one table per
 # benchmark; copy the figures into docs/PERFORMANCE.md with the date and the command.
 #   FL_BENCH_SECONDS   duration of each end-to-end run (default 60)
-#   FL_BENCH_ONLY      run one benchmark: decode | e2e | parquet | audit | security | alerts | throttle | tls | query
+#   FL_BENCH_ONLY      run one benchmark: decode | e2e | parquet | audit | security | alerts | throttle | tls | query | dashboard
 #   FL_BENCH_QUERY_ROWS  rows of the query benchmark's lake (default 100000000; a few GB under
 #                      BUILD_DIR, generated once and reused; e.g. 1000000 for a smoke run)
 set -euo pipefail
@@ -58,4 +58,10 @@ if [ -z "$only" ] || [ "$only" = query ]; then
   echo
   echo "== SQL over the lake vs DuckDB (${FL_BENCH_QUERY_ROWS:-100000000} processed rows), hourly_summary dashboards =="
   python3 "$here/bench_query.py" "$build"
+fi
+if [ -z "$only" ] || [ "$only" = dashboard ]; then
+  echo
+  echo "== dashboard page-ready times (headless Chromium): fleet page with 1,000 devices, device page over 30 days =="
+  "$here/../scripts/install-web-npm.sh" --test
+  python3 "$here/dashboard.py" "$build"
 fi

@@ -107,10 +107,14 @@ int fl_static_find_dir(const char *configured, char *out, char *err, size_t errl
 {
     out[0] = 0;
     if (configured[0]) {
+        char resolved[PATH_MAX];
         if (try_dir(configured, out))
             return 0;
-        snprintf(err, errlen, "dashboard.dir = %s: no index.html there (%s)", configured,
-                 strerror(errno ? errno : ENOENT));
+        if (!realpath(configured, resolved))
+            snprintf(err, errlen, "dashboard.dir = %s: %s (it must hold the dashboard's index.html)",
+                     configured, strerror(errno));
+        else
+            snprintf(err, errlen, "dashboard.dir = %s: no index.html there", configured);
         return FL_ECONFIG;
     }
     char exe[PATH_MAX], candidate[PATH_MAX + 32];

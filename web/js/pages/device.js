@@ -98,17 +98,19 @@ function chart(el, title, unit, t, values, anomaly, color, sync) {
 export default {
   title: 'Device',
   needs: [['GET', '/v1/devices/{id}']],
-  render(root, ctx, id) {
+  // arg: "<id>" or "<id>/<range>" (#/device/truck-0042/30d); device ids have no '/'.
+  render(root, ctx, arg) {
+    const [id, rangeName] = (arg || '').split('/');
     if (!id) { location.hash = '#/fleet'; return null; }
     const ctl = new AbortController();
     const canQuery = ctx.access.can('POST', '/v1/query');
     const canAlerts = ctx.access.can('GET', '/v1/alerts');
-    let range = RANGES[0], plots = [], map = null, timer = null;
+    let range = RANGES.find(r => r.name === rangeName) || RANGES[0], plots = [], map = null, timer = null;
     const head = h('div', { class: 'stats', id: 'device-head' });
     const buttons = h('div', { class: 'toolbar' }, 'range:', RANGES.map(r =>
       h('button', { type: 'button', dataset: { range: r.name }, disabled: r.src !== 'readings' && !canQuery,
         title: r.src !== 'readings' && !canQuery ? 'needs POST /v1/query' : null,
-        onclick: () => { range = r; loadSeries(); } }, r.name)));
+        onclick: () => { range = r; history.replaceState(null, '', `#/device/${encodeURIComponent(id)}/${r.name}`); loadSeries(); } }, r.name)));
     const note = h('p', { class: 'muted', id: 'device-note' });
     const charts = h('div', { id: 'device-charts' });
     const canvas = h('canvas', { class: 'map', id: 'device-map', style: 'height:300px' });

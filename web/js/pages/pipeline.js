@@ -94,7 +94,7 @@ export default {
           fmtInt(delivery(sh, 'records')), fmtNum(delivery(sh, 'seconds'), 1),
           fmtBytes(sum(all, 'fleetlake_stream_bytes', l => l.shard === sh && l.stream === 'records'))]), 'pipeline-lag'));
       const alertRows = samples(all, 'fleetlake_alerts').filter(s => s.value > 0).map(s => [s.labels.state, s.labels.severity, fmtInt(s.value)]);
-      const notify = all.filter(s => /^fleetlake_(notify|notification|channel|outbox)/.test(s.name));
+      const notify = all.filter(s => /^fleetlake_notify_/.test(s.name) && !/_(bucket|sum|count)$/.test(s.name));
       clear(alertsBox).append(h('h2', null, 'Alerts and notifications'),
         alertRows.length ? table([{ name: 'state' }, { name: 'severity' }, { name: 'alerts', num: 1 }], alertRows, 'pipeline-alerts') : h('p', { class: 'muted' }, 'No alerts.'),
         notify.length ? table([{ name: 'metric' }, { name: 'labels' }, { name: 'value', num: 1 }],
