@@ -4,7 +4,8 @@
 #               (make run TLS=1: HTTPS only, with a self-signed certificate in $(DATA)/tls/)
 #   make test   install packages, build with ASan+UBSan, run the whole suite through ctest
 #   make bench  optimised build, run the benchmarks, print tables (see docs/PERFORMANCE.md)
-#   make soak   long fault campaigns (kill -9: 200 cycles of ingest, 50 of delivery, 30 of compaction, 50 of processing)
+#   make soak   long fault campaigns (kill -9: 200 cycles of ingest, 50 of delivery, 30 of compaction,
+#               50 of processing, 40 of lifecycle, 20 of erase, 50 of notification delivery)
 #   make fuzz   run the libFuzzer harnesses for FUZZ_SECONDS each (clang)
 
 JOBS        ?= $(shell nproc)
@@ -62,6 +63,7 @@ soak: release
 	@$(SOAK_ENV) FL_KILL_CYCLES=50 python3 tests/fault/test_kill9_process.py
 	@$(SOAK_ENV) FL_KILL_CYCLES=40 python3 tests/fault/test_kill9_lifecycle.py
 	@$(SOAK_ENV) FL_KILL_CYCLES=20 python3 tests/fault/test_kill9_erase.py
+	@$(SOAK_ENV) FL_KILL_CYCLES=50 python3 tests/fault/test_kill9_notify.py
 
 fuzz:
 	@scripts/install-deps.sh fuzz

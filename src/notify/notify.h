@@ -183,7 +183,8 @@ int fl_alert_engine_events(fl_alert_engine *e, uint64_t *cursor, const fl_access
  * outbox.max_attempts / outbox.max_age_s or a permanent refusal such as HTTP 400).
  *
  * Guarantee: at least once. A crash between the receiver's 2xx and the commit of 'delivered'
- * (microseconds) re-sends that one notification after restart; every payload carries a stable
+ * (the commit's fsync, about a millisecond) re-sends that notification after restart (at most
+ * one per channel: a worker sends one at a time); every payload carries a stable
  * idempotency key, "<outbox id>:<alert dedup_key>" (the Idempotency-Key header and the
  * webhook's "idempotency_key"; PagerDuty deduplicates on dedup_key itself), so a receiver can
  * drop the repeat. docs/alerts.md "Channels" has the payloads. */
