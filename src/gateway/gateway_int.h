@@ -49,6 +49,7 @@ typedef struct fl_request {
     uint64_t bytes_out;
     fl_access access;     /* what the caller may see (full when auth is off) */
     int www_authenticate; /* a 401: add WWW-Authenticate: Bearer */
+    int deferred_checks;  /* no body: check_headers runs in the second callback */
 } fl_request;
 
 struct gateway_metrics {

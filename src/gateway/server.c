@@ -117,12 +117,26 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (!req)
             return MHD_NO;
         *con_cls = req;
+        int body = announces_body(conn);
+        if (!body) {
+            /* No body: answer in the next call. A response queued in this first call makes
+             * libmicrohttpd close the connection (it cannot know no body follows), which
+             * costs every GET - and every 401/404/429 - its keep-alive. */
+            req->deferred_checks = 1;
+            fl_deadlines_request_begin(gw->deadlines, conn, 0, 0);
+            return MHD_YES;
+        }
         check_request_size(gw, req);
         if (!req->responded)
             check_headers(gw, req, method, url);
-        fl_deadlines_request_begin(gw->deadlines, conn, announces_body(conn), req->responded);
-        if (req->responded || (req->route && req->route->has_body))
-            return MHD_YES;
+        fl_deadlines_request_begin(gw->deadlines, conn, body, req->responded);
+        return MHD_YES;
+    }
+    if (req->deferred_checks) {
+        req->deferred_checks = 0;
+        check_request_size(gw, req);
+        if (!req->responded)
+            check_headers(gw, req, method, url);
     }
     if (*upload_data_size) {
         req->bytes_in += *upload_data_size;
