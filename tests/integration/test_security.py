@@ -121,6 +121,21 @@ for (method, route), allowed in sorted(EXPECTED.items()):
             if st == 403:
                 t.eq(json.loads(body)["error"]["code"], "forbidden", f"{role} {route} code")
 
+# ---- keep-alive survives answers without a body, refusals included ----------------------------
+import http.client  # noqa: E402
+conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=30)
+socks = set()
+for path, hdrs, want in [("/healthz", {}, 200), ("/v1/whoami", {}, 401), ("/nope", {}, 404),
+                         ("/v1/keys", {"Authorization": "Bearer " + keys["device"][1]}, 403),
+                         ("/v1/whoami", {"Authorization": "Bearer " + keys["admin"][1]}, 200)]:
+    conn.request("GET", path, headers=hdrs)
+    r = conn.getresponse()
+    r.read()
+    socks.add(id(conn.sock))
+    t.eq((r.status, r.getheader("Connection")), (want, None), f"GET {path}: kept alive")
+t.eq(len(socks), 1, "five GETs on one connection")
+conn.close()
+
 # ---- bad keys ----------------------------------------------------------------------------------
 good = keys["data_engineer"][1]
 for bad, what in [(good[:-1] + ("A" if good[-1] != "A" else "B"), "wrong secret"),
