@@ -177,6 +177,13 @@ const fl_pq_kv *fl_pq_reader_kv_at(const fl_pq_reader *r, size_t i);
 /* The footer's created_by, or "". */
 const char *fl_pq_reader_created_by(const fl_pq_reader *r);
 
+/* Move the reusable decode buffers of `from` (each column's value/validity arrays and string
+ * arena, by column index, and the page scratch) into `to`, which must not have decoded a
+ * column yet. `from` keeps working (its decoded columns are gone). A scan that opens file
+ * after file with the same columns calls this so the multi-megabyte arrays are not allocated,
+ * faulted in and unmapped again for every file. */
+void fl_pq_reader_take_buffers(fl_pq_reader *to, fl_pq_reader *from);
+
 /* Decode column `column` of `row_group` entirely. On success *out points to arrays owned by
  * the reader, valid until the next read_column call for the same column index or destroy
  * (so a caller can hold one decoded chunk per projected column at a time). */

@@ -120,6 +120,22 @@ void fl_pq_reader_destroy(fl_pq_reader *r)
     fl_free(r);
 }
 
+void fl_pq_reader_take_buffers(fl_pq_reader *to, fl_pq_reader *from)
+{
+    if (!to || !from || to == from)
+        return;
+    size_t n = to->meta.column_count < from->meta.column_count ? to->meta.column_count
+                                                                : from->meta.column_count;
+    for (size_t c = 0; c < n; c++) { /* swap: `to`'s slots are empty, so `from`'s become so */
+        pq_slot t = to->slots[c];
+        to->slots[c] = from->slots[c];
+        from->slots[c] = t;
+    }
+    pq_scratch t = to->scratch;
+    to->scratch = from->scratch;
+    from->scratch = t;
+}
+
 int64_t fl_pq_reader_rows(const fl_pq_reader *r)
 {
     return r->meta.num_rows;

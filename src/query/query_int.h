@@ -160,6 +160,7 @@ typedef struct pq_cursor {
     const pq_file *file; /* current */
     fl_objstore_reader *object;
     fl_pq_reader *reader;
+    fl_pq_reader *spare; /* the last closed file's reader: its decode buffers go to the next */
     int row_group, row_group_count;
     int file_column[PQ_COLUMNS_MAX]; /* table column -> file column, or -1 */
     const fl_pq_column_def *file_def[PQ_COLUMNS_MAX];

@@ -25,7 +25,11 @@ static void close_file(pq_cursor *c)
     if (c->reader && c->file)
         fl_query_note_file(vtab_of(c)->session, c->file->path, c->file_groups_read,
                            c->file_groups_skipped);
-    fl_pq_reader_destroy(c->reader);
+    /* Kept (not read again) so the next file's reader can take its decode buffers. */
+    if (c->reader) {
+        fl_pq_reader_destroy(c->spare);
+        c->spare = c->reader;
+    }
     fl_objstore_get_close(c->object);
     c->reader = NULL;
     c->object = NULL;
@@ -36,6 +40,8 @@ static void close_file(pq_cursor *c)
 void fl_query_vtab_cursor_reset(pq_cursor *c)
 {
     close_file(c);
+    fl_pq_reader_destroy(c->spare);
+    c->spare = NULL;
     pq_group_free(c);
     for (size_t i = 0; i < c->file_count; i++)
         fl_free(c->files[i].path);
@@ -288,6 +294,11 @@ static int open_file(pq_cursor *c, const pq_file *f)
         close_file(c);
         return pq_scan_set_error(c, "lake file %s: %s", f->path, fl_strerror(rc));
     }
+    /* Decode into the previous file's arrays: no allocation, page faults and unmapping of
+     * the same multi-megabyte arrays per file (more than half a device query's time). */
+    fl_pq_reader_take_buffers(c->reader, c->spare);
+    fl_pq_reader_destroy(c->spare);
+    c->spare = NULL;
     for (size_t i = 0; i < v->table->column_count; i++) {
         int k = fl_pq_reader_column_index(c->reader, v->table->columns[i].name);
         c->file_column[i] = k;

@@ -219,6 +219,10 @@ c.check(len(ids) >= 4, f"devices for the IN queries: {ids}")
 a, b, d = (fltest.sql_str(x) for x in (ids[0], ids[1], ids[3]))
 some_ts = json.loads(ours(f"SELECT timestamp FROM processed_sensor_data WHERE device_id = {b} "
                           "ORDER BY timestamp LIMIT 1 OFFSET 7"))["rows"][0][0]
+# Thresholds from the data itself: the simulated temperature follows the time of day.
+t_mid, h_mid = json.loads(ours("SELECT avg(temperature), avg(humidity) "
+                               "FROM processed_sensor_data"))["rows"][0]
+t_mid, h_mid = round(t_mid, 2), round(h_mid, 2)
 PUSH = [
     ("in list", f"SELECT device_id, count(*) AS n, sum(temperature) AS t FROM raw_sensor_data "
                 f"WHERE device_id IN ({a}, {d}, 'no-such-device') GROUP BY 1 ORDER BY 1"),
@@ -236,13 +240,15 @@ PUSH = [
                   f"WHERE device_id = upper({a}) COLLATE NOCASE"),
     ("in nothing", "SELECT count(*) AS n FROM raw_sensor_data WHERE device_id IN ('x', 'y')"),
     ("numeric filters", "SELECT device_id, count(*) AS n, min(temperature) AS t "
-                        "FROM processed_sensor_data WHERE temperature > 20.5 AND humidity <= 60 "
-                        "AND quality_flags >= 0 AND anomaly_score < 0.999 GROUP BY 1 ORDER BY 1"),
+                        f"FROM processed_sensor_data WHERE temperature > {t_mid} "
+                        f"AND humidity <= {h_mid + 10} AND quality_flags >= 0 "
+                        "AND anomaly_score < 0.999 GROUP BY 1 ORDER BY 1"),
     ("filter flag", "SELECT device_id, count(*) AS n FROM processed_sensor_data "
                     "WHERE anomaly_flag = 0 AND quality_flags < 100 GROUP BY 1 "
                     "ORDER BY n DESC, device_id LIMIT 5"),
     ("filter mixed types", "SELECT count(*) AS n FROM processed_sensor_data "
-                           "WHERE day_of_week > 2.5 AND temperature >= 15 AND humidity < 1000"),
+                           f"WHERE day_of_week > 0.5 AND temperature >= {t_mid} "
+                           "AND humidity < 1000"),
     ("time eq", f"SELECT device_id, temperature FROM processed_sensor_data "
                 f"WHERE timestamp = {some_ts} ORDER BY 1"),
     ("time and null", "SELECT count(*) AS n FROM processed_sensor_data WHERE timestamp > NULL"),
@@ -250,7 +256,7 @@ PUSH = [
                         "avg(temperature) AS t, count(humidity) AS h FROM processed_sensor_data "
                         "GROUP BY device_id"),
     ("order by device", "SELECT device_id, length(device_id) AS l FROM raw_sensor_data "
-                        "WHERE temperature > 20 ORDER BY device_id LIMIT 40"),
+                        f"WHERE temperature > {t_mid} ORDER BY device_id LIMIT 40"),
     ("group by device desc", "SELECT device_id, sum(temperature) AS t FROM raw_sensor_data "
                              "GROUP BY device_id ORDER BY device_id DESC"),
     ("group by partitions", "SELECT hour, day, count(*) AS n, avg(temperature) AS t "
