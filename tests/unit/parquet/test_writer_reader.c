@@ -282,6 +282,54 @@ static void test_row_group_stats_and_kv(void **state)
     fl_buf_free(&file);
 }
 
+/* A reader that takes another's decode buffers decodes the same values, and the giver still
+ * decodes correctly afterwards (into fresh buffers). */
+static void test_take_buffers(void **state)
+{
+    (void)state;
+    fl_pq_column_def c[2] = {{"x", FL_PQ_DOUBLE, FL_PQ_LOGICAL_NONE, 1},
+                             {"s", FL_PQ_BYTE_ARRAY, FL_PQ_LOGICAL_STRING, 0}};
+    double v[3000];
+    uint8_t valid[3000];
+    fl_slice str[3000];
+    for (int i = 0; i < 3000; i++) {
+        v[i] = i * 0.5;
+        valid[i] = i % 7 != 0;
+        str[i] = fl_slice_from_cstr(WORDS[i % 8]);
+    }
+    fl_pq_column_values cv[2] = {{v, valid}, {str, NULL}};
+    fl_buf file = {0};
+    fl_pq_writer_options o = {0};
+    assert_int_equal(tu_write(c, 2, &o, cv, 3000, &file), 0);
+    tu_file fa, fb;
+    fl_pq_reader *a, *b;
+    assert_int_equal(tu_open(file.data, file.len, NULL, &fa, &a), 0);
+    assert_int_equal(tu_open(file.data, file.len, NULL, &fb, &b), 0);
+    fl_pq_column_values out;
+    assert_int_equal(fl_pq_reader_read_column(a, 0, 0, &out), 0);
+    assert_int_equal(fl_pq_reader_read_column(a, 0, 1, &out), 0);
+    fl_pq_reader_take_buffers(b, a);
+    fl_pq_reader_take_buffers(b, NULL); /* no-op */
+    for (int round = 0; round < 2; round++) {
+        fl_pq_reader *r = round ? a : b;
+        assert_int_equal(fl_pq_reader_read_column(r, 0, 0, &out), 0);
+        for (int i = 0; i < 3000; i++) {
+            assert_int_equal(out.valid[i], valid[i]);
+            if (valid[i])
+                assert_true(((const double *)out.values)[i] == v[i]);
+        }
+        assert_int_equal(fl_pq_reader_read_column(r, 0, 1, &out), 0);
+        for (int i = 0; i < 3000; i++) {
+            fl_slice got = ((const fl_slice *)out.values)[i];
+            assert_int_equal(got.len, str[i].len);
+            assert_memory_equal(got.len ? got.ptr : "", str[i].len ? str[i].ptr : "", got.len);
+        }
+    }
+    fl_pq_reader_destroy(a);
+    fl_pq_reader_destroy(b);
+    fl_buf_free(&file);
+}
+
 static void test_invalid_input(void **state)
 {
     (void)state;
@@ -390,6 +438,7 @@ int main(void)
         cmocka_unit_test(test_null_only_columns),
         cmocka_unit_test(test_statistics_order),
         cmocka_unit_test(test_row_group_stats_and_kv),
+        cmocka_unit_test(test_take_buffers),
         cmocka_unit_test(test_invalid_input),
         cmocka_unit_test(test_empty_file_and_sink_error),
         cmocka_unit_test(test_allocation_failures),
