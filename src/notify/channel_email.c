@@ -88,12 +88,20 @@ static int body_line(fl_buf *b, const char *label, const json_t *v)
 
 static int render(const fl_channel_config *ch, const fl_notification *n, fl_buf *out)
 {
-    static const char *const fields[][2] = {
-        {"Alert:", "id"},         {"Rule:", "rule"},       {"Type:", "type"},
-        {"Severity:", "severity"}, {"State:", "state"},     {"Device:", "device_id"},
-        {"Fleet:", "fleet"},      {"Value:", "value"},     {"Threshold:", "threshold"},
-        {"Opened:", "opened_at"}, {"Updated:", "updated_at"}, {"Resolved:", "resolved_at"},
-        {"Dedup key:", "dedup_key"}, {"Trace id:", "trace_id"}};
+    static const char *const fields[][2] = {{"Alert:", "id"},
+                                            {"Rule:", "rule"},
+                                            {"Type:", "type"},
+                                            {"Severity:", "severity"},
+                                            {"State:", "state"},
+                                            {"Device:", "device_id"},
+                                            {"Fleet:", "fleet"},
+                                            {"Value:", "value"},
+                                            {"Threshold:", "threshold"},
+                                            {"Opened:", "opened_at"},
+                                            {"Updated:", "updated_at"},
+                                            {"Resolved:", "resolved_at"},
+                                            {"Dedup key:", "dedup_key"},
+                                            {"Trace id:", "trace_id"}};
     char headline[512], date[64];
     time_t now = time(NULL);
     struct tm tm;
@@ -111,9 +119,10 @@ static int render(const fl_channel_config *ch, const fl_notification *n, fl_buf 
                             (long long)n->row->id, (long long)n->row->alert_id);
     rc = rc ? rc : append_header_text(out, n->idempotency_key);
     rc = rc ? rc
-            : fl_buf_printf(out, "\r\nX-Fleetlake-Event: %s\r\nMIME-Version: 1.0\r\n"
-                                 "Content-Type: text/plain; charset=utf-8\r\n"
-                                 "Content-Transfer-Encoding: 8bit\r\n\r\n%s\r\n\r\n",
+            : fl_buf_printf(out,
+                            "\r\nX-Fleetlake-Event: %s\r\nMIME-Version: 1.0\r\n"
+                            "Content-Type: text/plain; charset=utf-8\r\n"
+                            "Content-Transfer-Encoding: 8bit\r\n\r\n%s\r\n\r\n",
                             n->row->event, headline);
     const char *summary = fl_alert_json_str(n->alert, "summary");
     if (!rc && summary[0]) {
@@ -165,7 +174,8 @@ static void send_email(CURL *curl, const fl_channel_config *ch, const fl_notific
     curl_easy_setopt(curl, CURLOPT_MAIL_FROM, from);
     curl_easy_setopt(curl, CURLOPT_MAIL_RCPT, rcpt);
     curl_easy_setopt(curl, CURLOPT_USE_SSL,
-                     strcmp(ch->starttls, "on") == 0 ? (long)CURLUSESSL_ALL : (long)CURLUSESSL_NONE);
+                     strcmp(ch->starttls, "on") == 0 ? (long)CURLUSESSL_ALL
+                                                     : (long)CURLUSESSL_NONE);
     curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L);
     curl_easy_setopt(curl, CURLOPT_READFUNCTION, on_read);
     curl_easy_setopt(curl, CURLOPT_READDATA, &up);

@@ -39,12 +39,12 @@ static int render(const fl_channel_config *ch, const fl_notification *n, fl_buf 
     if (!rc && strcmp(n->row->event, FL_NOTIFY_TRIGGER) == 0) {
         const char *device = fl_alert_json_str(a, "device_id");
         const char *fleet = fl_alert_json_str(a, "fleet");
-        json_t *payload = json_pack(
-            "{s:o, s:s, s:s, s:s, s:s, s:s, s:O}", "summary", summary_of(n), "source",
-            device[0] ? device : "fleetlake", "severity", fl_alert_json_str(a, "severity"),
-            "timestamp", fl_alert_json_str(a, "updated_at"), "component",
-            fl_alert_json_str(a, "rule"), "class", fl_alert_json_str(a, "type"),
-            "custom_details", (json_t *)a);
+        json_t *payload =
+            json_pack("{s:o, s:s, s:s, s:s, s:s, s:s, s:O}", "summary", summary_of(n), "source",
+                      device[0] ? device : "fleetlake", "severity",
+                      fl_alert_json_str(a, "severity"), "timestamp",
+                      fl_alert_json_str(a, "updated_at"), "component", fl_alert_json_str(a, "rule"),
+                      "class", fl_alert_json_str(a, "type"), "custom_details", (json_t *)a);
         if (payload && fleet[0] && json_object_set_new(payload, "group", json_string(fleet)))
             rc = FL_ENOMEM;
         if (!payload || json_object_set_new(root, "payload", payload) ||

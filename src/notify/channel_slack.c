@@ -27,10 +27,18 @@ static int append_escaped(fl_buf *b, const char *s)
     int rc = 0;
     for (; *s && !rc; s++) {
         switch (*s) {
-        case '&': rc = fl_buf_append_cstr(b, "&amp;"); break;
-        case '<': rc = fl_buf_append_cstr(b, "&lt;"); break;
-        case '>': rc = fl_buf_append_cstr(b, "&gt;"); break;
-        default: rc = fl_buf_append(b, s, 1); break;
+        case '&':
+            rc = fl_buf_append_cstr(b, "&amp;");
+            break;
+        case '<':
+            rc = fl_buf_append_cstr(b, "&lt;");
+            break;
+        case '>':
+            rc = fl_buf_append_cstr(b, "&gt;");
+            break;
+        default:
+            rc = fl_buf_append(b, s, 1);
+            break;
         }
     }
     return rc;
@@ -40,7 +48,8 @@ static int append_escaped(fl_buf *b, const char *s)
 static int details(const fl_notification *n, fl_buf *b)
 {
     const json_t *a = n->alert;
-    int rc = fl_buf_printf(b, "alert %lld", (long long)json_integer_value(json_object_get(a, "id")));
+    int rc =
+        fl_buf_printf(b, "alert %lld", (long long)json_integer_value(json_object_get(a, "id")));
     const char *fleet = fl_alert_json_str(a, "fleet");
     if (!rc && fleet[0]) {
         rc = fl_buf_append_cstr(b, " \xc2\xb7 fleet ");
@@ -73,9 +82,9 @@ static int render(const fl_channel_config *ch, const fl_notification *n, fl_buf 
     rc = rc ? rc : details(n, &context);
     json_t *root = NULL;
     if (!rc) {
-        json_t *blocks = json_pack("[{s:s, s:o}, {s:s, s:[o]}]", "type", "section", "text",
-                                   mrkdwn(main_text.data), "type", "context", "elements",
-                                   mrkdwn(context.data));
+        json_t *blocks =
+            json_pack("[{s:s, s:o}, {s:s, s:[o]}]", "type", "section", "text",
+                      mrkdwn(main_text.data), "type", "context", "elements", mrkdwn(context.data));
         root = blocks ? json_pack("{s:s, s:[{s:s, s:s, s:o}]}", "text", headline, "attachments",
                                   "color", colour(n), "fallback", headline, "blocks", blocks)
                       : NULL;

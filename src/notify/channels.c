@@ -147,8 +147,7 @@ static int check_unused(const fl_channel_config *ch, char *err, size_t errlen)
                                                 : NULL;
     if (!key)
         return 0;
-    snprintf(err, errlen, "[channel.%s] %s: does not apply to type = %s", ch->name, key,
-             ch->type);
+    snprintf(err, errlen, "[channel.%s] %s: does not apply to type = %s", ch->name, key, ch->type);
     return FL_ECONFIG;
 }
 
@@ -156,28 +155,29 @@ static int check_http(const fl_channel_config *ch, char *err, size_t errlen)
 {
     int pd = strcmp(ch->type, "pagerduty") == 0;
     if (pd && !ch->routing_key[0]) {
-        snprintf(err, errlen, "[channel.%s] routing_key: required for type = pagerduty (the "
-                              "Events API v2 integration key)",
+        snprintf(err, errlen,
+                 "[channel.%s] routing_key: required for type = pagerduty (the "
+                 "Events API v2 integration key)",
                  ch->name);
         return FL_ECONFIG;
     }
     if (!ch->url[0] && pd)
         return 0; /* the public Events API endpoint */
     if (!has_prefix(ch->url, "https://") && !has_prefix(ch->url, "http://")) {
-        snprintf(err, errlen, "[channel.%s] url: %s for type = %s (http:// or https://)",
-                 ch->name, ch->url[0] ? "not an HTTP URL" : "required", ch->type);
+        snprintf(err, errlen, "[channel.%s] url: %s for type = %s (http:// or https://)", ch->name,
+                 ch->url[0] ? "not an HTTP URL" : "required", ch->type);
         return FL_ECONFIG;
     }
     return 0;
 }
 
-static int check_email(const fl_config *cfg, const fl_channel_config *ch, char *err,
-                       size_t errlen)
+static int check_email(const fl_config *cfg, const fl_channel_config *ch, char *err, size_t errlen)
 {
     struct check c = {cfg, ch->name, err, errlen, 0};
     if (!has_prefix(ch->url, "smtp://") && !has_prefix(ch->url, "smtps://")) {
-        snprintf(err, errlen, "[channel.%s] url: %s for type = email (smtp://host:port or "
-                              "smtps://host:port)",
+        snprintf(err, errlen,
+                 "[channel.%s] url: %s for type = email (smtp://host:port or "
+                 "smtps://host:port)",
                  ch->name, ch->url[0] ? "not an SMTP URL" : "required");
         return FL_ECONFIG;
     }

@@ -101,7 +101,8 @@ int fl_notify_worker_create(const fl_config *cfg, const fl_channel_config *ch,
     w->ops = fl_channel_ops_of(ch->type);
     w->metrics = m;
     w->clock_us = fl_time_now_us;
-    w->random_state = (uint64_t)fl_time_mono_us() ^ ((uint64_t)(uintptr_t)w << 16) ^ 0x9e3779b97f4a7c15u;
+    w->random_state =
+        (uint64_t)fl_time_mono_us() ^ ((uint64_t)(uintptr_t)w << 16) ^ 0x9e3779b97f4a7c15u;
     int rc = w->ops ? fl_rate_window_init(&w->rate, ch->rate_per_min) : FL_ECONFIG;
     if (!rc && sqlite3_open_v2(meta_path, &w->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
                                NULL) != SQLITE_OK) {
@@ -194,8 +195,9 @@ static int record(fl_notify_worker *w, const fl_outbox_row *row, const fl_send_r
                           : NULL;
     if (why) {
         count(w, "failed", res);
-        FL_ERROR(MODULE, "[channel.%s] notification %lld (alert %lld %s) failed (%s) after %lld "
-                         "attempt(s): %s",
+        FL_ERROR(MODULE,
+                 "[channel.%s] notification %lld (alert %lld %s) failed (%s) after %lld "
+                 "attempt(s): %s",
                  name, (long long)row->id, (long long)row->alert_id, row->event, why,
                  (long long)attempts, res->error);
         return fl_outbox_mark_failed(w->db, row->id, attempts, res->error);
@@ -204,8 +206,8 @@ static int record(fl_notify_worker *w, const fl_outbox_row *row, const fl_send_r
     if (res->retry_after_us > wait)
         wait = res->retry_after_us;
     count(w, "retry", res);
-    FL_WARN(MODULE, "[channel.%s] notification %lld attempt %lld failed, retry in %.1f s: %s",
-            name, (long long)row->id, (long long)attempts, (double)wait / 1e6, res->error);
+    FL_WARN(MODULE, "[channel.%s] notification %lld attempt %lld failed, retry in %.1f s: %s", name,
+            (long long)row->id, (long long)attempts, (double)wait / 1e6, res->error);
     return fl_outbox_mark_retry(w->db, row->id, attempts, now + wait, res->error);
 }
 
@@ -383,9 +385,8 @@ static int sweep_orphans(const fl_config *cfg, const char *meta_path)
 {
     sqlite3 *db = NULL;
     int64_t n = 0;
-    int rc = sqlite3_open_v2(meta_path, &db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK
-                 ? 0
-                 : FL_ESQLITE;
+    int rc =
+        sqlite3_open_v2(meta_path, &db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK ? 0 : FL_ESQLITE;
     if (!rc) {
         sqlite3_busy_timeout(db, 10000);
         rc = fl_notify_outbox_init(db);

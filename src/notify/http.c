@@ -56,15 +56,22 @@ void fl_notify_curl_failure(CURLcode cc, const char *errbuf, fl_send_result *res
     case CURLE_COULDNT_RESOLVE_PROXY:
     case CURLE_SEND_ERROR:
     case CURLE_RECV_ERROR:
-    case CURLE_GOT_NOTHING: reason = "connect"; break;
-    case CURLE_OPERATION_TIMEDOUT: reason = "timeout"; break;
+    case CURLE_GOT_NOTHING:
+        reason = "connect";
+        break;
+    case CURLE_OPERATION_TIMEDOUT:
+        reason = "timeout";
+        break;
     case CURLE_SSL_CONNECT_ERROR:
     case CURLE_PEER_FAILED_VERIFICATION:
     case CURLE_SSL_CERTPROBLEM:
     case CURLE_SSL_CIPHER:
     case CURLE_SSL_CACERT_BADFILE:
-    case CURLE_USE_SSL_FAILED: reason = "tls"; break;
-    default: break;
+    case CURLE_USE_SSL_FAILED:
+        reason = "tls";
+        break;
+    default:
+        break;
     }
     res->outcome = FL_SEND_RETRY;
     snprintf(res->reason, sizeof res->reason, "%s", reason);

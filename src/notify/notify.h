@@ -199,7 +199,7 @@ struct fl_metrics;
 
 typedef struct fl_notify_dispatcher_deps {
     const fl_config *cfg;      /* borrowed for the dispatcher's life */
-    const char *meta_path;     /* meta.db (copied); each worker opens its own connection */
+    const char *meta_path;     /* meta.db, read during start: each worker opens its own connection */
     struct fl_metrics *metrics; /* NULL: no metrics; else borrowed, must outlive the dispatcher */
 } fl_notify_dispatcher_deps;
 

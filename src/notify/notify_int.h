@@ -21,9 +21,9 @@
 /* Rows one pass reads at a time: small, so a pass re-reads soon and sees new rows. */
 #define FL_OUTBOX_BATCH 16
 
-#define FL_OUTBOX_PENDING "pending"
+#define FL_OUTBOX_PENDING   "pending"
 #define FL_OUTBOX_DELIVERED "delivered"
-#define FL_OUTBOX_FAILED "failed"
+#define FL_OUTBOX_FAILED    "failed"
 
 /* One outbox row as the dispatcher reads it. */
 typedef struct fl_outbox_row {

@@ -233,8 +233,8 @@ int fl_outbox_pending(sqlite3 *db, const char *channel, int64_t *next_at, int64_
         return rc;
     sqlite3_bind_text(st, 1, channel, -1, SQLITE_STATIC);
     if (sqlite3_step(st) == SQLITE_ROW) {
-        *next_at = sqlite3_column_type(st, 0) == SQLITE_NULL ? INT64_MAX
-                                                             : sqlite3_column_int64(st, 0);
+        *next_at =
+            sqlite3_column_type(st, 0) == SQLITE_NULL ? INT64_MAX : sqlite3_column_int64(st, 0);
         *count = sqlite3_column_int64(st, 1);
     } else {
         FL_ERROR(MODULE, "outbox read: %s", sqlite3_errmsg(db));
@@ -268,8 +268,9 @@ int fl_outbox_fail_orphans(sqlite3 *db, const fl_config *cfg, int64_t *n)
         }
         int changed = sqlite3_changes(db);
         *n += changed;
-        FL_WARN(MODULE, "%d pending notification(s) for channel '%s' marked failed: no "
-                        "[channel.%s] in the configuration any more",
+        FL_WARN(MODULE,
+                "%d pending notification(s) for channel '%s' marked failed: no "
+                "[channel.%s] in the configuration any more",
                 changed, name, name);
     }
     if (!rc && step != SQLITE_DONE)

@@ -133,7 +133,7 @@ static void channel_config_and_checks(void **state)
     expect_invalid(cfg, "[channel.ops] routing_key: required");
     set(cfg, "channel.ops.url", "");
     expect_invalid(cfg, "[channel.ops] routing_key: required"); /* also with the default url */
-    set(cfg, "channel.ops.routing_key", "k"); /* PagerDuty's public endpoint */
+    set(cfg, "channel.ops.routing_key", "k");                   /* PagerDuty's public endpoint */
     assert_int_equal(fl_notify_channels_validate(cfg, err, sizeof err), 0);
     set(cfg, "channel.ops.fleets", "seoul, busan");
     expect_invalid(cfg, "[channel.ops] fleets: no [fleet.seoul] section");
@@ -270,8 +270,8 @@ static void channel_payloads(void **state)
     assert_string_equal(JSTR(p, "group"), "seoul");
     assert_string_equal(JSTR(p, "component"), "engine_hot");
     assert_non_null(strstr(JSTR(p, "timestamp"), "2026-09-21T"));
-    assert_int_equal(json_integer_value(json_object_get(json_object_get(p, "custom_details"), "id")),
-                     7);
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(p, "custom_details"), "id")), 7);
     json_decref(j);
     j = render_json(&fl_channel_pagerduty, pd, &a, FL_NOTIFY_RESOLVE, &raw);
     assert_string_equal(JSTR(j, "event_action"), "resolve");
@@ -346,7 +346,8 @@ static void backoff_and_rate_window(void **state)
     free(cfg);
 }
 
-/* ---- a real HTTP receiver --------------------------------------------------------------------- */
+/* ---- a real HTTP receiver ---------------------------------------------------------------------
+ */
 
 #define MAX_GOT 64
 static struct receiver {
@@ -388,7 +389,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     const char *key = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Idempotency-Key");
     snprintf(rx.keys[i], sizeof rx.keys[i], "%s", key ? key : "");
     pthread_mutex_unlock(&rx.lock);
-    struct MHD_Response *r = MHD_create_response_from_buffer(2, (void *)"ok", MHD_RESPMEM_PERSISTENT);
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(2, (void *)"ok", MHD_RESPMEM_PERSISTENT);
     if (status == 429 && rx.retry_after) {
         char v[16];
         snprintf(v, sizeof v, "%d", rx.retry_after);
@@ -411,9 +413,9 @@ static void receiver_start(void)
     memset(rx.statuses, 0, sizeof rx.statuses);
     rx.got = 0;
     rx.retry_after = 0;
-    rx.daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL,
-                                 NULL, on_request, NULL, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-                                 NULL, MHD_OPTION_END);
+    rx.daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+                                 on_request, NULL, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+                                 MHD_OPTION_END);
     assert_non_null(rx.daemon);
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(rx.daemon, MHD_DAEMON_INFO_BIND_PORT);
     rx.port = info->port;
@@ -426,7 +428,6 @@ static int received(void)
     pthread_mutex_unlock(&rx.lock);
     return n;
 }
-
 
 struct rig {
     fl_config *cfg;
@@ -588,9 +589,9 @@ static void receiver_down_then_up(void **state)
     assert_int_equal(rows_in(r.db, "pending"), 1);
     assert_int_equal(query_int(r.db, "SELECT COUNT(*) FROM notify_outbox WHERE attempts=1"), 1);
     /* up again on the same port */
-    rx.daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, rx.port, NULL, NULL, on_request,
-                                 NULL, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-                                 MHD_OPTION_END);
+    rx.daemon =
+        MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, rx.port, NULL, NULL, on_request, NULL,
+                         MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_END);
     assert_non_null(rx.daemon);
     fake_now = next;
     assert_int_equal(fl_notify_worker_run_once(r.w, &next), 0);
@@ -700,8 +701,8 @@ static void dispatcher_kick(void **state)
     assert_int_equal(received(), 1);
     fl_buf text = {0};
     assert_int_equal(fl_metrics_render(m, &text), 0);
-    assert_non_null(
-        strstr(text.data, "fleetlake_notify_deliveries_total{channel=\"ops\",outcome=\"delivered\"} 1"));
+    assert_non_null(strstr(
+        text.data, "fleetlake_notify_deliveries_total{channel=\"ops\",outcome=\"delivered\"} 1"));
     assert_non_null(strstr(text.data, "fleetlake_notify_delivery_seconds_count 1"));
     assert_non_null(strstr(text.data, "fleetlake_notify_outbox_pending{channel=\"ops\"} 0"));
     fl_buf_free(&text);
