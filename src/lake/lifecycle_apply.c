@@ -53,6 +53,12 @@
 #define COPY_CHUNK_BYTES (1u << 20)
 /* Row groups of cold rewrites, as compaction's outputs (engines split work by row group). */
 #define COLD_ROW_GROUP_BYTES (64u << 20)
+/* Planned moves held at once (each a catalog row, ~2 KiB): a pass over a large lake that was
+ * never tiered (lifecycle enabled late) plans and applies in batches of this many, so its
+ * memory stays around 8 MiB whatever the lake holds. */
+#define MOVES_PER_BATCH 4096
+/* fl_lifecycle_plan callback's "batch full" (positive: never an FL_E* code). */
+#define BATCH_FULL 1
 /* zstd level of cold files: 9 compresses noticeably better than the default 3 on telemetry
  * and is still fast enough for a daily job that rewrites one day's partitions. */
 #define COLD_ZSTD_LEVEL 9
@@ -485,6 +491,8 @@ static int expire_commit(fl_catalog *cat, void *arg)
 static int on_planned(void *arg, const fl_lifecycle_move *m)
 {
     lc_run *r = arg;
+    if (r->n == MOVES_PER_BATCH)
+        return BATCH_FULL;
     if (r->n == r->cap) {
         size_t cap = r->cap ? r->cap * 2 : 64;
         lc_move *v = fl_realloc(r->v, cap * sizeof *v);
@@ -540,22 +548,40 @@ static void apply_one(lc_run *r, const lc_move *m, fl_lake_file *scratch)
         r->o->on_done(r->o->on_done_ctx, &d);
 }
 
+static uint64_t moves_done(const fl_lifecycle_stats *st)
+{
+    return st->files[FL_TIER_WARM] + st->files[FL_TIER_COLD] + st->files[FL_TIER_EXPIRED];
+}
+
+/* Plan (at most MOVES_PER_BATCH moves) and apply, until the plan is complete or a batch moved
+ * nothing (its failures, first in path order, would fill the next batch again: the rest waits
+ * for the next pass). */
+static int plan_and_apply(lc_run *r, fl_lake_file *scratch)
+{
+    for (;;) {
+        r->n = 0;
+        int prc = fl_lifecycle_plan(r->cat, &r->o->policy, r->o->now_us, on_planned, r);
+        if (prc && prc != BATCH_FULL)
+            return prc;
+        uint64_t before = moves_done(r->st);
+        for (size_t i = 0; i < r->n; i++) {
+            if (stopping(r))
+                return FL_ESTOPPED;
+            apply_one(r, &r->v[i], scratch);
+        }
+        if (prc != BATCH_FULL || moves_done(r->st) == before)
+            return 0;
+    }
+}
+
 static int run_pass(lc_run *r)
 {
-    int rc = run_due_deletes(r);
+    fl_lake_file *scratch = fl_malloc(sizeof *scratch);
+    int rc = scratch ? run_due_deletes(r) : FL_ENOMEM;
     if (!rc)
         rc = sweep_orphans(r);
     if (!rc)
-        rc = fl_lifecycle_plan(r->cat, &r->o->policy, r->o->now_us, on_planned, r);
-    fl_lake_file *scratch = fl_malloc(sizeof *scratch);
-    if (!rc && !scratch)
-        rc = FL_ENOMEM;
-    for (size_t i = 0; !rc && i < r->n; i++) {
-        if (stopping(r))
-            rc = FL_ESTOPPED;
-        else
-            apply_one(r, &r->v[i], scratch);
-    }
+        rc = plan_and_apply(r, scratch);
     fl_free(scratch);
     if (!rc)
         rc = run_due_deletes(r);

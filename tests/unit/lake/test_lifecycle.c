@@ -224,6 +224,48 @@ static void apply_missing_file_fails_alone(void **state)
     lt_rm_rf(root);
 }
 
+/* More moves than one batch holds: a single pass still applies them all. */
+static void apply_in_batches(void **state)
+{
+    (void)state;
+    char root[512], dir[600], meta[600], warm[600];
+    lt_tmpdir("lifecycle-batches", root, sizeof root);
+    snprintf(dir, sizeof dir, "%s/lake", root);
+    snprintf(meta, sizeof meta, "%s/meta.db", root);
+    snprintf(warm, sizeof warm, "%s/warm", root);
+    fl_objstore *store = NULL;
+    fl_catalog *cat = NULL;
+    assert_int_equal(fl_objstore_local_create(dir, &store), 0);
+    assert_int_equal(fl_catalog_open(meta, &cat), 0);
+    enum { N = 4096 + 3 }; /* one full batch, then a second one */
+    assert_int_equal(fl_catalog_begin(cat), 0);
+    for (int i = 0; i < N; i++) {
+        fl_lake_file f = {0};
+        snprintf(f.path, sizeof f.path,
+                 "raw-data/year=2020/month=1/day=1/hour=0/part-0-%d-%d.parquet", i + 1, i + 1);
+        snprintf(f.table_name, sizeof f.table_name, "raw_sensor_data");
+        f.year = 2020, f.month = 1, f.day = 1, f.hour = 0, f.rows = 1, f.bytes = 10;
+        f.shard = 0, f.first_seq = f.last_seq = (uint64_t)i + 1, f.retired_at = -1;
+        assert_int_equal(fl_catalog_file_insert(cat, &f), 0);
+    }
+    assert_int_equal(fl_catalog_commit(cat), 0);
+    fl_catalog_close(cat);
+    fl_lifecycle_options o = {.store = store, .meta_path = meta, .warm_dir = warm,
+                              .policy = defaults, .now_us = ts("2026-03-01T00:00:00Z")};
+    fl_lifecycle_stats st;
+    assert_int_equal(fl_lifecycle_apply(&o, &st), 0);
+    assert_int_equal(st.files[FL_TIER_EXPIRED], N);
+    assert_int_equal(st.failures, 0);
+    assert_int_equal(fl_catalog_open(meta, &cat), 0);
+    int64_t files = -1;
+    fl_catalog_filter all = fl_catalog_filter_table(NULL);
+    assert_int_equal(fl_catalog_files_count(cat, &all, &files, NULL, NULL), 0);
+    assert_int_equal(files, 0);
+    fl_catalog_close(cat);
+    fl_objstore_destroy(store);
+    lt_rm_rf(root);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -232,6 +274,7 @@ int main(void)
         cmocka_unit_test(plan_over_catalog),
         cmocka_unit_test(locate_stores),
         cmocka_unit_test(apply_missing_file_fails_alone),
+        cmocka_unit_test(apply_in_batches),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
