@@ -51,7 +51,7 @@ typedef struct fl_audit_event {
     int status;           /* HTTP status for api entries (0: none sent) */
     const char *result;   /* admin entries: "ok" or "error" (api entries: NULL) */
     int64_t bytes_in, bytes_out;
-    const char *trace_id; /* the request id */
+    const char *trace_id; /* the request's W3C trace id (32 hex digits) */
     const char *client;   /* client address, or "local uid=N(name) pid=P" */
     const char *detail;   /* optional free text, e.g. an error message */
 } fl_audit_event;

@@ -1,6 +1,6 @@
 /* core.h — the core toolkit every module builds on: errors, memory and buffers, logging,
- * clocks and RFC 3339, CRC32C and MD5, the file-ops seam, histograms and the config table.
- * Modules include this one header. */
+ * clocks and RFC 3339, CRC32C and MD5, the file-ops seam, histograms, W3C trace ids and the
+ * config table. Modules include this one header. */
 #ifndef FL_CORE_CORE_H
 #define FL_CORE_CORE_H
 
@@ -12,5 +12,6 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/time.h"
+#include "core/trace.h"
 
 #endif

@@ -12,6 +12,7 @@ static enum fl_log_level min_level = FL_LOG_INFO;
 static int json_lines;
 static FILE *out_stream;
 static __thread const char *context_id;
+static __thread const char *context_trace_id;
 
 static const char *level_names[] = {"DEBUG", "INFO", "WARN", "ERROR", "OFF"};
 
@@ -42,6 +43,26 @@ void fl_log_set_context(const char *id)
     context_id = id;
 }
 
+void fl_log_set_trace(const char *trace_id)
+{
+    context_trace_id = trace_id;
+}
+
+/* ,"id":"..","trace_id":".." members of a JSON line (those set on this thread). */
+static int json_context(fl_buf *line)
+{
+    int rc = 0;
+    const char *names[] = {"id", "trace_id"}, *values[] = {context_id, context_trace_id};
+    for (int i = 0; !rc && i < 2; i++) {
+        if (!values[i])
+            continue;
+        rc = fl_buf_printf(line, ",\"%s\":\"", names[i]);
+        rc = rc ? rc : fl_buf_append_json_string(line, values[i], strlen(values[i]));
+        rc = rc ? rc : fl_buf_append_cstr(line, "\"");
+    }
+    return rc;
+}
+
 void fl_log_write(enum fl_log_level level, const char *module, const char *fmt, ...)
 {
     char msg[2048];
@@ -57,17 +78,16 @@ void fl_log_write(enum fl_log_level level, const char *module, const char *fmt, 
     if (json_lines) {
         rc = fl_buf_printf(&line, "{\"time\":\"%s\",\"level\":\"%s\",\"module\":\"%s\"", ts,
                            level_names[level], module);
-        if (!rc && context_id) {
-            rc = fl_buf_append_cstr(&line, ",\"id\":\"");
-            rc = rc ? rc : fl_buf_append_json_string(&line, context_id, strlen(context_id));
-            rc = rc ? rc : fl_buf_append_cstr(&line, "\"");
-        }
+        rc = rc ? rc : json_context(&line);
         rc = rc ? rc : fl_buf_append_cstr(&line, ",\"msg\":\"");
         rc = rc ? rc : fl_buf_append_json_string(&line, msg, strlen(msg));
         rc = rc ? rc : fl_buf_append_cstr(&line, "\"}\n");
     } else {
-        rc = fl_buf_printf(&line, "%s %-5s %s%s%s%s %s\n", ts, level_names[level], module,
+        /* "[id]" or "[id trace=<trace id>]" when the line belongs to a request */
+        rc = fl_buf_printf(&line, "%s %-5s %s%s%s%s%s%s %s\n", ts, level_names[level], module,
                            context_id ? " [" : "", context_id ? context_id : "",
+                           context_id && context_trace_id ? " trace=" : "",
+                           context_id && context_trace_id ? context_trace_id : "",
                            context_id ? "]" : "", msg);
     }
     if (rc == 0)

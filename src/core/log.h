@@ -1,8 +1,9 @@
 /* log.h — the server's one logging facility.
  *
- * Each line: UTC time with µs, level, module, the thread's current request or batch id (if
- * any), then the message; as text or as JSON lines (log_format = json). Library-like modules
- * (stream, parquet, query) never log; they return codes and the caller logs. */
+ * Each line: UTC time with µs, level, module, the thread's current request or batch id and
+ * trace id (if any), then the message; as text or as JSON lines (log_format = json).
+ * Library-like modules (stream, parquet, query) never log; they return codes and the caller
+ * logs. */
 #ifndef FL_CORE_LOG_H
 #define FL_CORE_LOG_H
 
@@ -18,6 +19,9 @@ int fl_log_enabled(enum fl_log_level level);
 /* Sets this thread's request/batch id shown on each line; NULL clears. Borrowed: the string
  * must stay valid until cleared. */
 void fl_log_set_context(const char *id);
+/* Sets this thread's W3C trace id (32 hex digits) shown next to the id: " trace=<id>" in
+ * text, a "trace_id" member in JSON lines. NULL clears. Borrowed like the id. */
+void fl_log_set_trace(const char *trace_id);
 
 void fl_log_write(enum fl_log_level level, const char *module, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -211,7 +211,7 @@ void fl_handle_events(fl_gateway *gw, fl_request *req)
     }
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
-    MHD_add_response_header(resp, "X-Request-Id", req->request_id);
+    fl_respond_add_ids(req, resp);
     if (MHD_queue_response(req->conn, 200, resp) == MHD_YES) {
         req->responded = 1;
         req->status = 200;

@@ -1,8 +1,8 @@
 /* audit.c — the gateway's side of the audit trail: when MHD reports a request complete
  * (server.c on_completed), one entry with the caller's key id and role (filled by
  * authentication), the route as action, the path as resource, the status, body bytes in and
- * out, the request id as trace id and the client's address goes to the audit log
- * (src/audit). A failed append is counted and logged by the log itself; the response was
+ * out, the W3C trace id (the one in the traceparent response header) and the client's address
+ * goes to the audit log (src/audit). A failed append is counted and logged by the log itself; the response was
  * already sent, so it cannot change the request's outcome. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -45,7 +45,7 @@ void fl_gateway_audit_request(fl_gateway *gw, fl_request *req)
                          .status = req->responded ? req->status : 0,
                          .bytes_in = (int64_t)req->bytes_in,
                          .bytes_out = (int64_t)req->bytes_out,
-                         .trace_id = req->request_id,
+                         .trace_id = req->trace_id_hex,
                          .client = client};
     int rc = fl_audit_append(gw->deps.audit, &ev); /* counted and logged by the log */
     (void)rc;

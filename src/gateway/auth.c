@@ -98,7 +98,7 @@ static void audit_key_change(fl_gateway *gw, fl_request *req, const char *action
         return;
     fl_audit_event ev = {.type = "admin", .key_id = req->key_id, .role = req->role,
                          .action = action, .resource = id, .result = "ok",
-                         .trace_id = req->request_id, .client = "", .detail = detail};
+                         .trace_id = req->trace_id_hex, .client = "", .detail = detail};
     if (fl_audit_append(gw->deps.audit, &ev))
         FL_ERROR("gateway", "audit trail: cannot record %s %s", action, id);
 }

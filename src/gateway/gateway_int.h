@@ -37,6 +37,13 @@ typedef struct fl_request {
     int status;         /* status sent, for metrics */
     int counted_inflight;
     char request_id[24];
+    /* W3C trace context (server.c trace_begin): the caller's trace id from a valid
+     * `traceparent` header or a new random one, our span id, and the header value we return.
+     * The trace id (hex) is logged with the request's lines and audited. */
+    uint8_t trace_id[FL_TRACE_ID_BYTES];
+    uint8_t span_id[FL_SPAN_ID_BYTES];
+    char trace_id_hex[2 * FL_TRACE_ID_BYTES + 1];
+    char traceparent[FL_TRACEPARENT_LEN + 1];
     /* Who is calling (filled by authentication, src/gateway/auth.c): the API key's id and
      * role name, empty when auth is off or the route needs no key. Audited per request. */
     char key_id[32];
@@ -59,6 +66,8 @@ struct gateway_metrics {
     fl_counter *dead_letter_failures;
     fl_histogram *ingest_latency;
     fl_counter_family *auth_failures; /* reason */
+    fl_counter_family *queries;       /* POST /v1/query by outcome (query.c) */
+    fl_histogram *query_duration;     /* POST /v1/query, first byte to last result byte */
 };
 
 /* tls.c — the certificate and key of tls.cert_file / tls.key_file, checked. */
@@ -149,6 +158,9 @@ void fl_respond_error(fl_request *req, int status, const char *code, const char 
     __attribute__((format(printf, 4, 5)));
 void fl_respond_error_retry(fl_request *req, int status, int retry_after_s, const char *code,
                             const char *message);
+/* The headers every response carries: X-Request-Id and traceparent (for handlers that build
+ * their own MHD response, such as streamed ones). */
+void fl_respond_add_ids(fl_request *req, struct MHD_Response *resp);
 
 /* handlers */
 void fl_handle_records(fl_gateway *gw, fl_request *req);

@@ -25,7 +25,21 @@ struct query_response {
     uint64_t *bytes_out; /* the request's count, for the audit trail (read in on_completed,
                           * after the last on_read) */
     int finished; /* 1: the cursor has nothing more; 2: ... after an error */
+    /* For fleetlake_queries_total and fleetlake_query_duration_seconds, counted once by
+     * release() when the statement streamed: "ok", the error code of a mid-stream failure, or
+     * "aborted" when the client left before the end. */
+    int64_t start_mono_us;
+    const char *outcome;
+    int count_on_release;
 };
+
+/* Count one statement by outcome (ok or its error code: a closed set) and observe its
+ * duration from the request's first byte. */
+static void count_query(fl_gateway *gw, const char *outcome, int64_t start_mono_us)
+{
+    fl_counter_add(fl_counter_series(gw->m.queries, outcome, NULL), 1);
+    fl_histogram_observe(gw->m.query_duration, fl_time_mono_us() - start_mono_us);
+}
 
 static int status_for(const char *code)
 {
@@ -48,6 +62,8 @@ static void release(struct query_response *q)
     fl_query_session_close(q->session);
     q->cursor = NULL;
     q->session = NULL;
+    if (q->gw && q->count_on_release)
+        count_query(q->gw, q->finished ? q->outcome : "aborted", q->start_mono_us);
     if (q->gw)
         atomic_fetch_sub(&q->gw->queries_running, 1);
     q->gw = NULL;
@@ -71,6 +87,7 @@ static ssize_t on_read(void *cls, uint64_t pos, char *buf, size_t max)
              * cannot, so the transfer is aborted. */
             int carried = err.code && q->pending.len && strstr(q->pending.data, "\"error\"");
             q->finished = carried ? 1 : 2;
+            q->outcome = err.code ? err.code : "internal";
             FL_WARN("query", "statement failed mid-stream: %s: %s", err.code ? err.code : "",
                     err.message);
         } else if (more == 0) {
@@ -137,6 +154,7 @@ void fl_handle_query(fl_gateway *gw, fl_request *req)
     int explain = 0;
     if (parse_body(req, msg, sizeof msg, &root, &sql, &format, &explain)) {
         json_decref(root);
+        count_query(gw, "bad_request", req->start_mono_us);
         fl_respond_error(req, 400, "bad_request", "%s", msg);
         return;
     }
@@ -144,6 +162,7 @@ void fl_handle_query(fl_gateway *gw, fl_request *req)
     if (atomic_fetch_add(&gw->queries_running, 1) >= gw->deps.cfg->query_max_concurrent) {
         atomic_fetch_sub(&gw->queries_running, 1);
         json_decref(root);
+        count_query(gw, "busy", req->start_mono_us);
         fl_respond_error_retry(req, 503, 1, "busy",
                                "query.max_concurrent statements are running; retry shortly");
         return;
@@ -170,18 +189,22 @@ void fl_handle_query(fl_gateway *gw, fl_request *req)
         const char *code = err.code ? err.code : "out_of_memory";
         if (q)
             on_free(q);
+        count_query(gw, code, req->start_mono_us);
         fl_respond_error(req, status_for(code), code, "%s",
                          err.code ? err.message : "out of memory");
         return;
     }
     struct MHD_Response *resp =
         MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, on_read, q, on_free);
+    q->start_mono_us = req->start_mono_us;
+    q->outcome = "ok";
+    q->count_on_release = 1;
     if (!resp) {
         on_free(q);
         return; /* MHD closes the connection */
     }
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, fl_query_encoder_content_type(enc));
-    MHD_add_response_header(resp, "X-Request-Id", req->request_id);
+    fl_respond_add_ids(req, resp);
     if (MHD_queue_response(req->conn, 200, resp) == MHD_YES) {
         req->responded = 1;
         req->status = 200;

@@ -196,6 +196,8 @@ static int decode_items(fl_gateway *gw, const fl_request *req, size_t count, int
         if (r.code == 0) {
             size_t off = tls.batch.len;
             fl_stream_entry e = {0};
+            memcpy(rec.trace_id, req->trace_id, sizeof rec.trace_id); /* stored with it */
+            rec.present |= FL_REC_TRACE;
             if (fl_record_encode(&rec, &tls.batch) == 0) {
                 e.shard = fl_stream_shard_for_key(shards, rec.device_id.ptr, rec.device_id.len);
                 e.kind = FL_STREAM_KIND_SENSOR;

@@ -1,9 +1,17 @@
 /* respond.c — queueing responses: JSON bodies, the error shape of DESIGN.md §6
- * ({"error":{"code":...,"message":...}}), Retry-After, and per-status metrics. */
+ * ({"error":{"code":...,"message":...}}), Retry-After, the request and trace id headers
+ * (X-Request-Id, traceparent), and per-status metrics. */
 #include <stdarg.h>
 #include <stdio.h>
 
 #include "gateway/gateway_int.h"
+
+void fl_respond_add_ids(fl_request *req, struct MHD_Response *resp)
+{
+    MHD_add_response_header(resp, "X-Request-Id", req->request_id);
+    if (req->traceparent[0])
+        MHD_add_response_header(resp, "traceparent", req->traceparent);
+}
 
 static void queue_with(fl_request *req, int status, const char *content_type, fl_buf *body,
                        int retry_after_s, const char *const (*headers)[2], size_t header_count)
@@ -23,7 +31,7 @@ static void queue_with(fl_request *req, int status, const char *content_type, fl
     if (!resp)
         return; /* out of memory: MHD closes the connection */
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
-    MHD_add_response_header(resp, "X-Request-Id", req->request_id);
+    fl_respond_add_ids(req, resp);
     for (size_t i = 0; i < header_count; i++)
         MHD_add_response_header(resp, headers[i][0], headers[i][1]);
     if (retry_after_s > 0) {

@@ -1,5 +1,6 @@
-/* server.c — libmicrohttpd setup and the request life cycle: route lookup, body collection
- * under the body-size limit, dispatch to handlers, completion (metrics, in-flight count). */
+/* server.c — libmicrohttpd setup and the request life cycle: request and trace ids, route
+ * lookup, body collection under the body-size limit, dispatch to handlers, completion
+ * (metrics, in-flight count, audit). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
@@ -11,6 +12,26 @@
 #include "gateway/gateway_int.h"
 
 #define MODULE "gateway"
+
+/* The request's trace context: the caller's trace id when its `traceparent` header is valid
+ * (W3C Trace Context, version 00), else a new random one; a malformed header is ignored, not
+ * an error (the spec's rule: restart the trace). Our span id is always new; the sampled flag
+ * is passed on, and set on traces we start (every request is logged and audited). */
+static void trace_begin(fl_request *req)
+{
+    const char *tp = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "traceparent");
+    fl_trace_context in;
+    uint8_t flags = 0x01;
+    if (tp && fl_trace_parent_parse(tp, strlen(tp), &in) == 0) {
+        memcpy(req->trace_id, in.trace_id, sizeof req->trace_id);
+        flags = in.flags;
+    } else {
+        fl_trace_random_id(req->trace_id, sizeof req->trace_id);
+    }
+    fl_trace_random_id(req->span_id, sizeof req->span_id);
+    fl_trace_hex(req->trace_id, sizeof req->trace_id, req->trace_id_hex);
+    fl_trace_parent_format(req->trace_id, req->span_id, flags, req->traceparent);
+}
 
 static fl_request *request_new(fl_gateway *gw, struct MHD_Connection *conn, const char *method,
                                const char *url)
@@ -24,6 +45,7 @@ static fl_request *request_new(fl_gateway *gw, struct MHD_Connection *conn, cons
     snprintf(req->method, sizeof req->method, "%s", method);
     snprintf(req->request_id, sizeof req->request_id, "%lx",
              (unsigned long)atomic_fetch_add(&gw->next_request_id, 1));
+    trace_begin(req);
     int path_known;
     const char *known_name = url;
     req->route = fl_gateway_route_find_named(method, url, &path_known, &known_name);
@@ -105,6 +127,19 @@ static void check_headers(fl_gateway *gw, fl_request *req, const char *method, c
     }
 }
 
+/* The checks answered from the request line and headers, with the request's ids on any log
+ * line they write. */
+static void run_checks(fl_gateway *gw, fl_request *req, const char *method, const char *url)
+{
+    fl_log_set_context(req->request_id);
+    fl_log_set_trace(req->trace_id_hex);
+    check_request_size(gw, req);
+    if (!req->responded)
+        check_headers(gw, req, method, url);
+    fl_log_set_context(NULL);
+    fl_log_set_trace(NULL);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_data_size,
@@ -126,17 +161,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             fl_deadlines_request_begin(gw->deadlines, conn, 0, 0);
             return MHD_YES;
         }
-        check_request_size(gw, req);
-        if (!req->responded)
-            check_headers(gw, req, method, url);
+        run_checks(gw, req, method, url);
         fl_deadlines_request_begin(gw->deadlines, conn, body, req->responded);
         return MHD_YES;
     }
     if (req->deferred_checks) {
         req->deferred_checks = 0;
-        check_request_size(gw, req);
-        if (!req->responded)
-            check_headers(gw, req, method, url);
+        run_checks(gw, req, method, url);
     }
     if (*upload_data_size) {
         req->bytes_in += *upload_data_size;
@@ -162,9 +193,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES;
     }
     fl_log_set_context(req->request_id);
+    fl_log_set_trace(req->trace_id_hex);
     req->url = url;
     req->route->handler(gw, req);
     fl_log_set_context(NULL);
+    fl_log_set_trace(NULL);
     if (!req->responded)
         fl_respond_error(req, 500, "internal", "the handler produced no response");
     return MHD_YES;
@@ -181,6 +214,15 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     char status[8];
     snprintf(status, sizeof status, "%d", req->responded ? req->status : 0);
     fl_counter_add(fl_counter_series(gw->m.requests, req->route_name, status), 1);
+    if (fl_log_enabled(FL_LOG_DEBUG)) { /* the access log, at debug: one line per request */
+        fl_log_set_context(req->request_id);
+        fl_log_set_trace(req->trace_id_hex);
+        FL_DEBUG(MODULE, "%s %s %s in %.3f ms, %llu bytes in, %llu out", req->method, req->path,
+                 status, (double)(fl_time_mono_us() - req->start_mono_us) / 1000.0,
+                 (unsigned long long)req->bytes_in, (unsigned long long)req->bytes_out);
+        fl_log_set_context(NULL);
+        fl_log_set_trace(NULL);
+    }
     if (req->route && req->route->handler == fl_handle_records)
         fl_histogram_observe(gw->m.ingest_latency, fl_time_mono_us() - req->start_mono_us);
     fl_gateway_audit_request(gw, req);

@@ -1,5 +1,6 @@
 /* status.c — the operational routes (/healthz, /readyz, /metrics, /v1/stream) and the
  * gateway's metric families, including scrape-time gauges read from the stream. */
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -94,13 +95,29 @@ int fl_gateway_metrics_register(fl_gateway *gw)
         m, "fleetlake_ingest_latency_seconds",
         "Time from a /v1/records request's first byte to its response (includes the fsync).",
         NULL);
-    if (!gw->m.requests || !gw->m.records || !bytes || !dlf || !gw->m.ingest_latency)
+    gw->m.queries = fl_metrics_counter(
+        m, "fleetlake_queries_total",
+        "POST /v1/query statements by outcome: ok, aborted (client left mid-result) or the "
+        "error code (sql_error, timeout, busy, bad_request, ...).",
+        "outcome", NULL);
+    gw->m.query_duration = fl_metrics_histogram(
+        m, "fleetlake_query_duration_seconds",
+        "Time from a POST /v1/query request's first byte to its last result byte (or error).",
+        NULL);
+    if (!gw->m.requests || !gw->m.records || !bytes || !dlf || !gw->m.ingest_latency ||
+        !gw->m.queries || !gw->m.query_duration)
         return FL_ENOMEM;
     if (!fl_metrics_histogram(m, "fleetlake_stream_fsync_seconds",
                               "Latency of each group-commit fsync of a stream segment.",
                               (fl_histogram *)fl_stream_fsync_histogram(gw->deps.stream)))
         return FL_ENOMEM;
     int rc = fl_metrics_add_collector(m, collect_gauges, gw);
+    char meta[PATH_MAX];
+    int n = snprintf(meta, sizeof meta, "%s/meta.db", gw->deps.cfg->data_dir);
+    if (!rc && (n < 0 || (size_t)n >= sizeof meta))
+        rc = FL_ELIMIT;
+    rc = rc ? rc : fl_monitor_process_register(m);
+    rc = rc ? rc : fl_monitor_lake_register(m, meta);
     if (rc)
         return rc;
     gw->m.bytes_in = fl_counter_series(bytes, NULL, NULL);

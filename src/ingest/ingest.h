@@ -28,6 +28,9 @@ enum fl_record_field_bits {
     FL_REC_META_VERSION = 1u << 4,
     FL_REC_META_SOURCE = 1u << 5,
     FL_REC_EXTRA = 1u << 6,
+    /* trace_id holds the W3C trace id of the request that carried the record (set by the
+     * gateway, never by the JSON decoder: it is not a field of the record itself) */
+    FL_REC_TRACE = 1u << 7,
 };
 
 /* One sensor reading. Slices are borrowed from whatever was decoded (JSON text, scratch
@@ -45,6 +48,7 @@ typedef struct fl_record {
     fl_slice metadata_source;
     fl_slice extra; /* JSON object text of unknown fields, verbatim */
     uint32_t present;
+    uint8_t trace_id[16]; /* valid iff FL_REC_TRACE: the ingest request's trace id */
 } fl_record;
 
 /* ---- per-record validation errors (stable codes, shown to clients) --------------------- */

@@ -4,7 +4,7 @@
  * instead of parsing JSON again. Layout, all integers little-endian:
  *
  *   u8  version (1)
- *   u8  present bits (enum fl_record_field_bits; bits 7.. must be zero)
+ *   u8  present bits (enum fl_record_field_bits)
  *   i64 timestamp_us
  *   u16 device_id length (1..128), device_id bytes
  *   f64 temperature, humidity, pressure     — each only if its present bit is set
@@ -12,20 +12,28 @@
  *   u16 length + bytes of metadata.version  — only if FL_REC_META_VERSION (<= 128)
  *   u16 length + bytes of metadata.source   — only if FL_REC_META_SOURCE (<= 128)
  *   u32 length + bytes of extra             — only if FL_REC_EXTRA (a JSON object text)
+ *   u8[16] trace id                         — only if FL_REC_TRACE (bit 7)
  *
- * A simulator-like record takes about 80 bytes instead of ~230 as JSON. The stream's CRC
- * catches bit rot, but the decoder still treats its input as hostile: every length is checked
- * against what remains, every value against the rules the JSON decoder enforced (device_id
- * alphabet, finite numbers, coordinate ranges, string limits, extra being a JSON object),
- * and unknown versions, unknown bits and trailing bytes are FL_ECORRUPT. So whatever decodes
- * here can be turned into valid JSON by fl_record_to_json(). */
+ * The trace id came later: bit 7 was "must be zero" until then, so every record written
+ * before has it clear and decodes as before, and the version stays 1 (a reader from before
+ * the trace id rejects new records as FL_ECORRUPT instead of misreading them; downgrading
+ * across it is not supported). The id is the W3C trace id of the ingest request; the
+ * processor hands it to the alert engine, so an alert names the request that opened it.
+ *
+ * A simulator-like record takes about 80 bytes (96 with its trace id) instead of ~230 as
+ * JSON. The stream's CRC catches bit rot, but the decoder still treats its input as hostile:
+ * every length is checked against what remains, every value against the rules the JSON
+ * decoder enforced (device_id alphabet, finite numbers, coordinate ranges, string limits,
+ * extra being a JSON object), and unknown versions and trailing bytes are FL_ECORRUPT. So
+ * whatever decodes here can be turned into valid JSON by fl_record_to_json(). */
 #include <math.h>
 #include <string.h>
 
 #include "ingest/ingest_int.h"
 
 #define RECORD_VERSION 1
-#define KNOWN_BITS 0x7Fu
+#define KNOWN_BITS 0xFFu
+#define TRACE_ID_BYTES 16
 /* Extra is bounded by ingest.max_extra_bytes (at most 1 MiB); anything larger is damage. */
 #define EXTRA_MAX ((size_t)1 << 20)
 /* Years 0000..9999: what RFC 3339 can express. */
@@ -47,6 +55,8 @@ static size_t encoded_size(const fl_record *r)
         n += 2 + r->metadata_source.len;
     if (r->present & FL_REC_EXTRA)
         n += 4 + r->extra.len;
+    if (r->present & FL_REC_TRACE)
+        n += TRACE_ID_BYTES;
     return n;
 }
 
@@ -93,7 +103,10 @@ int fl_record_encode(const fl_record *rec, fl_buf *out)
     if (rec->present & FL_REC_EXTRA) {
         fl_put_u32(p, (uint32_t)rec->extra.len);
         memcpy(p + 4, rec->extra.ptr, rec->extra.len);
+        p += 4 + rec->extra.len;
     }
+    if (rec->present & FL_REC_TRACE)
+        memcpy(p, rec->trace_id, TRACE_ID_BYTES);
     out->len += n;
     out->data[out->len] = 0;
     return 0;
@@ -169,6 +182,12 @@ static int decode_values(reader *r, fl_record *rec)
     if (pr & FL_REC_EXTRA) {
         if (get_string(r, 4, EXTRA_MAX, &rec->extra) || !valid_extra(rec->extra))
             return -1;
+    }
+    if (pr & FL_REC_TRACE) {
+        const unsigned char *at;
+        if (take(r, TRACE_ID_BYTES, &at))
+            return -1;
+        memcpy(rec->trace_id, at, TRACE_ID_BYTES);
     }
     return 0;
 }

@@ -192,10 +192,10 @@ static int collect_duration(void *ctx, fl_buf *out)
 {
     fl_summarizer *s = ctx;
     double v = (double)atomic_load(&s->last_duration_us) / 1e6;
-    int rc = fl_metrics_write_header(out, "fleetlake_summary_last_duration_seconds", "gauge",
+    int rc = fl_metrics_write_header(out, "fleetlake_rollup_last_duration_seconds", "gauge",
                                      "Duration of the last hourly_summary pass or backfill");
     return rc ? rc
-              : fl_metrics_write_sample(out, "fleetlake_summary_last_duration_seconds", NULL, v);
+              : fl_metrics_write_sample(out, "fleetlake_rollup_last_duration_seconds", NULL, v);
 }
 
 static fl_counter *counter(fl_metrics *m, const char *name, const char *help)
@@ -221,15 +221,15 @@ int fl_summarizer_create(const fl_summary_options *o, fl_summarizer **out)
         rc = fl_lake_stores_create(o->store, &s->stores);
     fl_metrics *m = o->metrics;
     if (!rc && m) {
-        s->m.hours = counter(m, "fleetlake_summary_hours_total",
+        s->m.hours = counter(m, "fleetlake_rollup_partitions_total",
                              "Hours summarised into hourly_summary for the first time");
-        s->m.recomputed = counter(m, "fleetlake_summary_recomputations_total",
+        s->m.recomputed = counter(m, "fleetlake_rollup_recomputations_total",
                                   "Hours whose summary was recomputed (late data, backfill)");
-        s->m.failures = counter(m, "fleetlake_summary_failures_total",
+        s->m.failures = counter(m, "fleetlake_rollup_failures_total",
                                 "Hour summaries that failed (retried at the next pass)");
-        s->m.rows_in = counter(m, "fleetlake_summary_rows_read_total",
+        s->m.rows_in = counter(m, "fleetlake_rollup_rows_read_total",
                                "processed_sensor_data rows read by the summary job");
-        s->m.retired_deleted = counter(m, "fleetlake_summary_retired_deleted_total",
+        s->m.retired_deleted = counter(m, "fleetlake_rollup_retired_deleted_total",
                                        "Replaced summary files deleted after the grace period");
         rc = fl_metrics_add_collector(m, collect_duration, s);
     }

@@ -37,6 +37,7 @@ struct histogram_entry {
 struct collector {
     fl_metrics_collect_fn fn;
     void *ctx;
+    void (*free_fn)(void *ctx); /* NULL: ctx is borrowed */
 };
 
 struct fl_metrics {
@@ -70,6 +71,9 @@ void fl_metrics_destroy(fl_metrics *m)
     for (int i = 0; i < m->histogram_count; i++)
         if (m->histograms[i].owned)
             fl_free(m->histograms[i].h);
+    for (int i = 0; i < m->collector_count; i++)
+        if (m->collectors[i].free_fn)
+            m->collectors[i].free_fn(m->collectors[i].ctx);
     pthread_mutex_destroy(&m->lock);
     fl_free(m);
 }
@@ -146,16 +150,24 @@ fl_histogram *fl_metrics_histogram(fl_metrics *m, const char *name, const char *
     return result;
 }
 
-int fl_metrics_add_collector(fl_metrics *m, fl_metrics_collect_fn fn, void *ctx)
+int fl_metrics_add_collector_owned(fl_metrics *m, fl_metrics_collect_fn fn, void *ctx,
+                                   void (*free_fn)(void *ctx))
 {
     int rc = FL_ELIMIT;
     pthread_mutex_lock(&m->lock);
     if (m->collector_count < MAX_COLLECTORS) {
-        m->collectors[m->collector_count++] = (struct collector){fn, ctx};
+        m->collectors[m->collector_count++] = (struct collector){fn, ctx, free_fn};
         rc = 0;
     }
     pthread_mutex_unlock(&m->lock);
+    if (rc && free_fn)
+        free_fn(ctx);
     return rc;
+}
+
+int fl_metrics_add_collector(fl_metrics *m, fl_metrics_collect_fn fn, void *ctx)
+{
+    return fl_metrics_add_collector_owned(m, fn, ctx, NULL);
 }
 
 int fl_metrics_write_header(fl_buf *out, const char *name, const char *type, const char *help)

@@ -5,7 +5,9 @@
  * first use, bounded per family so a hostile label value cannot grow memory), histograms
  * (fl_histogram, owned by the registry or borrowed from a module such as the stream's fsync
  * histogram), and collectors: callbacks that write gauge families at scrape time (per-shard
- * sequence numbers, queue depths). fl_metrics_render() writes Prometheus text format 0.0.4. */
+ * sequence numbers, queue depths). fl_metrics_render() writes Prometheus text format 0.0.4.
+ * Every family is documented in docs/metrics.md (tests/integration/test_metrics.py checks the
+ * two against each other and the exposition with promtool). */
 #ifndef FL_MONITOR_MONITOR_H
 #define FL_MONITOR_MONITOR_H
 
@@ -50,6 +52,10 @@ fl_histogram *fl_metrics_histogram(fl_metrics *m, const char *name, const char *
                                    fl_histogram *h);
 /* Register a scrape-time collector. ctx is borrowed. */
 FL_MUST_USE int fl_metrics_add_collector(fl_metrics *m, fl_metrics_collect_fn fn, void *ctx);
+/* The same, but the registry takes ownership of ctx and calls free_fn(ctx) when it is
+ * destroyed (also when registering fails). */
+FL_MUST_USE int fl_metrics_add_collector_owned(fl_metrics *m, fl_metrics_collect_fn fn, void *ctx,
+                                               void (*free_fn)(void *ctx));
 
 /* Append the whole exposition to out. */
 FL_MUST_USE int fl_metrics_render(fl_metrics *m, fl_buf *out);
@@ -60,5 +66,27 @@ FL_MUST_USE int fl_metrics_write_header(fl_buf *out, const char *name, const cha
 /* labels is the inside of {...} already formatted (e.g. "shard=\"shard-0000\""), or NULL. */
 FL_MUST_USE int fl_metrics_write_sample(fl_buf *out, const char *name, const char *labels,
                                         double value);
+
+/* ---- collectors of this module ------------------------------------------------------------ */
+
+/* The fields of /proc/self/stat the process collector exports. */
+typedef struct fl_proc_stat {
+    unsigned long long utime_ticks, stime_ticks; /* CPU time in clock ticks */
+    unsigned long long threads;
+    unsigned long long start_ticks; /* start time in clock ticks after boot */
+    unsigned long long vsize_bytes;
+    unsigned long long rss_pages;
+} fl_proc_stat;
+/* Parse one /proc/<pid>/stat line (proc(5)); FL_EPARSE if it is not one. */
+FL_MUST_USE int fl_monitor_proc_stat_parse(const char *line, fl_proc_stat *out);
+/* Register the process_* families (process.c): CPU seconds, resident and virtual memory,
+ * start time, threads, open and maximum file descriptors, read from /proc/self per scrape. */
+FL_MUST_USE int fl_monitor_process_register(fl_metrics *m);
+
+/* Register the lake collector (lake.c): fleetlake_lake_files / _bytes / _rows by table and
+ * tier, from the catalog in meta.db at scrape time (one GROUP BY per lake table on its own
+ * connection), and fleetlake_lake_stats_up. meta_path is copied; the registry owns the
+ * collector. */
+FL_MUST_USE int fl_monitor_lake_register(fl_metrics *m, const char *meta_path);
 
 #endif

@@ -155,6 +155,7 @@ static void event_make(alert_event *ev, enum event_kind kind, int rule_index, co
     ev->device[n] = 0;
     ev->value = value;
     ev->at = at;
+    ev->trace_id[0] = 0;
 }
 
 /* Queue events. Never blocks: the observer runs under the processor's locks, which the
@@ -249,6 +250,8 @@ void fl_alert_engine_observe(void *ctx, uint32_t shard, const fl_processed *p, i
         }
     }
     pthread_mutex_unlock(&t->lock);
+    for (size_t k = 0; k < nev; k++) /* the reading's trace id, for the alert it opens */
+        memcpy(evs[k].trace_id, p->trace_id, sizeof evs[k].trace_id);
     if (nev)
         enqueue_events(e, evs, nev);
 }
@@ -395,6 +398,7 @@ static int apply(fl_alert_engine *e, const alert_event *ev, fl_alert *changed, i
     a.threshold = r->type == RULE_ANOMALY ? 0 : r->value;
     a.opened_at = a.updated_at = now;
     a.acked_at = a.resolved_at = -1;
+    snprintf(a.trace_id, sizeof a.trace_id, "%s", ev->trace_id);
     if ((rc = fl_alert_store_insert(e->db, &a, now)) || (rc = notify(e, &a, FL_NOTIFY_TRIGGER)) ||
         (rc = fl_alert_store_update(e->db, &a, now)))
         return rc;

@@ -53,6 +53,7 @@ typedef struct alert_event {
     char device[129];  /* "" for pipeline */
     double value;
     int64_t at;        /* µs */
+    char trace_id[33]; /* the triggering reading's W3C trace id (hex), "" when none */
 } alert_event;
 
 /* ---- store.c: the alerts table ------------------------------------------------------------- */

@@ -176,6 +176,7 @@ typedef struct fl_processed {
     uint32_t quality_flags;         /* enum fl_quality_flag bits */
     int anomaly_kind;               /* enum fl_anomaly_kind of the highest-scoring detector */
     int anomaly_metric;             /* enum fl_metric it watched */
+    char trace_id[33]; /* W3C trace id (hex) of the ingest request, "" for records without */
 } fl_processed;
 
 /* Enrich and score one record of the device whose state is st. arrival_us is when the record

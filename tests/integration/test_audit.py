@@ -1,6 +1,6 @@
 """Integration: the audit trail. serve runs with the audit log on (the default) and answers a
 few kinds of requests; each becomes one JSON line whose fields (action, resource, result, bytes
-in/out, trace id = X-Request-Id, client address, RFC 3339 µs time) are checked, and whose hash
+in/out, trace id = the traceparent response header's, client address, RFC 3339 µs time) are checked, and whose hash
 chain is recomputed here independently (SHA-256 of the previous line). `fleetlake erase` adds an
 admin entry. Then, for each tampering case — a field edited, a line deleted, a line inserted,
 two lines swapped, the tail truncated, a digest's HMAC broken, HEAD rolled back — a copy of the
@@ -29,7 +29,14 @@ srv = fltest.Server(data).start()
 
 st, hd, js = srv.post_records([fltest.record("truck-0001"), fltest.record("truck-0002")])
 c.eq(st, 200, "ingest accepted")
-ingest_id = hd.get("x-request-id")
+
+
+def trace_of(headers):
+    """The trace id of a response's traceparent header (00-<trace>-<span>-<flags>)."""
+    return headers.get("traceparent", "").split("-")[1] if headers.get("traceparent") else None
+
+
+ingest_id = trace_of(hd)
 body = json.dumps([fltest.record("truck-0003")]).encode()
 st2, hd2, raw2 = srv.request("POST", "/v1/records", body, {"Content-Type": "application/json"})
 st3, hd3, raw3 = srv.request("GET", "/v1/devices/truck-0001")
@@ -72,7 +79,7 @@ for i, (l, e) in enumerate(zip(raw_lines, entries)):
 
 by_trace = {e.get("trace_id"): e for e in entries if e["type"] == "api"}
 e = by_trace.get(ingest_id)
-c.check(e is not None, f"an entry with the ingest request's id {ingest_id}")
+c.check(e is not None, f"an entry with the ingest request's trace id {ingest_id}")
 if e:
     c.eq(e["action"], "POST /v1/records", "ingest action")
     c.eq(e["resource"], "/v1/records", "ingest resource")
@@ -80,14 +87,14 @@ if e:
     c.eq(e["client"], "127.0.0.1", "client address")
     c.eq(e["key_id"], "", "no key id with auth off")
     c.check(e["bytes_in"] > 100 and e["bytes_out"] > 10, f"bytes: {e}")
-e = by_trace.get(hd2.get("x-request-id"))
+e = by_trace.get(trace_of(hd2))
 c.check(e is not None and e["bytes_in"] == len(body) and e["bytes_out"] == len(raw2),
         f"bytes_in = body length {len(body)}, bytes_out = response length {len(raw2)}: {e}")
-e = by_trace.get(hd3.get("x-request-id"))
+e = by_trace.get(trace_of(hd3))
 c.check(e is not None and e["action"] == "GET /v1/devices/{id}" and
         e["resource"] == "/v1/devices/truck-0001" and e["result"] == st3,
         f"device route entry: {e}")
-e = by_trace.get(hd4.get("x-request-id"))
+e = by_trace.get(trace_of(hd4))
 c.check(e is not None and e["result"] == 404 and e["resource"] == "/no/such/route",
         f"unknown route entry: {e}")
 e = by_trace.get(hd5.get("x-request-id"))

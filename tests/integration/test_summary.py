@@ -174,8 +174,8 @@ got = read_summary()
 c.eq(got["truck-0000"]["record_count"], 13, "record_count + 1 after the late record")
 compare(got, expected(), "recomputed summary vs Python")
 m = srv.metrics()
-c.check(m.get("fleetlake_summary_recomputations_total", 0) >= 1, "recomputation counted")
-c.check(m.get("fleetlake_summary_hours_total", 0) >= 1, "hours counted")
+c.check(m.get("fleetlake_rollup_recomputations_total", 0) >= 1, "recomputation counted")
+c.check(m.get("fleetlake_rollup_partitions_total", 0) >= 1, "hours counted")
 
 # ---- backfill with fleetlake summarize -------------------------------------------------------
 p = fltest.run_cli("summarize", "--data", data, "--from", iso(h_start), "--to",

@@ -109,7 +109,7 @@ static void corrupt_fields(void **state)
     fl_buf b = {0};
     assert_int_equal(fl_record_encode(&r, &b), 0);
     assert_int_equal(decode_patched(&b, 0, 2), FL_ECORRUPT);    /* unknown version */
-    assert_int_equal(decode_patched(&b, 1, 0xFF), FL_ECORRUPT); /* unknown bits */
+    assert_int_equal(decode_patched(&b, 1, 0xFF), FL_ECORRUPT); /* trace bit, no trace bytes */
     assert_int_equal(decode_patched(&b, 10, 0), FL_ECORRUPT);   /* device_id length 0 ... */
     assert_int_equal(decode_patched(&b, 9, 0x80), FL_ECORRUPT);  /* timestamp before year 0 */
     assert_int_equal(decode_patched(&b, 11, 1), FL_ECORRUPT);   /* length 266 */
@@ -150,6 +150,37 @@ static void corrupt_fields(void **state)
     fl_buf_reset(&b);
     assert_int_equal(fl_record_encode(&m, &b), 0);
     assert_int_equal(fl_record_decode(b.data, b.len, &back), FL_ECORRUPT);
+    fl_buf_free(&b);
+}
+
+/* The trace id (FL_REC_TRACE, bit 7) rides after everything else; records written before it
+ * existed (bit 7 clear) still decode, byte for byte as they were stored. */
+static void trace_id(void **state)
+{
+    (void)state;
+    fl_record r = full_record(), back;
+    for (int i = 0; i < 16; i++)
+        r.trace_id[i] = (uint8_t)(0xA0 + i);
+    r.present |= FL_REC_TRACE;
+    fl_buf b = {0};
+    assert_int_equal(fl_record_encode(&r, &b), 0);
+    assert_int_equal(b.len, 118 + 16);
+    assert_int_equal(fl_record_decode(b.data, b.len, &back), 0);
+    assert_same(&r, &back);
+    assert_memory_equal(back.trace_id, r.trace_id, 16);
+    assert_memory_equal(b.data + b.len - 16, r.trace_id, 16);
+    for (size_t n = b.len - 16; n < b.len; n++) /* a cut trace id is damage */
+        assert_int_equal(fl_record_decode(b.data, n, &back), FL_ECORRUPT);
+    fl_slice dev;
+    assert_int_equal(fl_record_encoded_device_id(b.data, b.len, &dev), 0);
+    assert_int_equal(dev.len, 10);
+    /* a minimal record as written before trace ids: version 1, no bits, 2000-01-01, "a" */
+    static const unsigned char old[] = {1, 0, 0x00, 0xe0, 0x37, 0x3b, 0x01, 0x5d, 0x03, 0x00,
+                                        1, 0, 'a'};
+    assert_int_equal(fl_record_decode(old, sizeof old, &back), 0);
+    assert_int_equal(back.present, 0);
+    assert_int_equal(back.timestamp_us, INT64_C(946684800000000));
+    assert_int_equal(back.device_id.len, 1);
     fl_buf_free(&b);
 }
 
@@ -240,6 +271,7 @@ int main(void)
         cmocka_unit_test(round_trip),
         cmocka_unit_test(truncation_and_trailing_bytes),
         cmocka_unit_test(corrupt_fields),
+        cmocka_unit_test(trace_id),
         cmocka_unit_test(encoded_device_id),
         cmocka_unit_test(to_json),
         cmocka_unit_test(json_round_trip),
