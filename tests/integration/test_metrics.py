@@ -41,7 +41,11 @@ srv = fltest.Server(D, extra=["--set", "log.format=json", "--set", "log.level=de
                               "--set", "rule.hot.type=threshold",
                               "--set", "rule.hot.field=temperature",
                               "--set", "rule.hot.value=60", "--set", "rule.hot.count=1",
-                              "--set", "rule.hot.severity=warning"]).start()
+                              "--set", "rule.hot.severity=warning",
+                              # a webhook nobody listens on: its delivery families get series
+                              "--set", "channel.hook.type=webhook",
+                              "--set", f"channel.hook.url=http://127.0.0.1:{fltest.free_port()}/"
+                              ]).start()
 
 
 def ts(offset_s=0):
@@ -187,6 +191,9 @@ c.check(time.time() - 600 < start <= time.time() + 1, f"start time is this proce
 with open(f"/proc/{srv.proc.pid}/stat") as f:
     threads = int(f.read().rsplit(")", 1)[1].split()[17])
 c.check(abs(mt.get("process_threads", 0) - threads) <= 4, "thread count matches /proc")
+c.check(mt.get('fleetlake_notify_failures_total{channel="hook",reason="connect"}', 0) >= 1 or
+        mt.get('fleetlake_notify_outbox_pending{channel="hook"}', 0) >= 1,
+        "the unreachable webhook shows failed attempts or pending notifications")
 for shard in ("shard-0000", "shard-0001"):
     c.check(f'fleetlake_stream_last_sequence_number{{stream="records",shard="{shard}"}}' in mt,
             f"stream head of {shard}")
