@@ -97,7 +97,7 @@ c.check(e is not None and e["action"] == "GET /v1/devices/{id}" and
 e = by_trace.get(trace_of(hd4))
 c.check(e is not None and e["result"] == 404 and e["resource"] == "/no/such/route",
         f"unknown route entry: {e}")
-e = by_trace.get(hd5.get("x-request-id"))
+e = by_trace.get(trace_of(hd5))
 c.check(e is not None and e["action"] == "POST /v1/query" and e["bytes_in"] == len(qbody) and
         e["bytes_out"] == len(raw5) and len(raw5) > 0,
         f"streamed query response counted: {len(raw5)} bytes: {e}")
@@ -252,10 +252,10 @@ kid, secret = fltest.create_key(adata, "data_engineer", "--name", "audit-test")
 asrv.key = secret
 st, hd, _ = asrv.request("GET", "/v1/tables")
 c.eq(st, 200, "a keyed request is served")
-keyed_id = hd.get("x-request-id")
+keyed_id = trace_of(hd)
 st, hd, _ = asrv.request("GET", "/v1/tables", headers={"Authorization": "Bearer nope"})
 c.eq(st, 401, "a bad key is refused")
-refused_id = hd.get("x-request-id")
+refused_id = trace_of(hd)
 c.eq(asrv.stop(), 0, "serve (auth on) stops")
 p = fltest.run_cli("audit", "show", "--data", adata)
 aentries = [json.loads(l) for l in p.stdout.splitlines()]
@@ -277,8 +277,23 @@ c.check(p.returncode == 0 and "intact" in p.stdout, f"verify (auth on): {p.stdou
 # ---- write and fsync errors: counted, reported, never fail a request ----------------------------
 fdata = root + "/faults"
 # (the fault paths name the data dir too: the build tree's own path may contain "/audit/")
-fsrv = fltest.Server(fdata, env={"FLEETLAKE_FAULTS":
-                                 "write:ENOSPC:after=3:count=4:path=faults/audit/audit-"})
+
+
+class CountingServer(fltest.Server):
+    """Every request carries traceparent 00-<n as 32 hex digits>-..., n counting the requests
+    the server received (a refused connection reuses n), so the audit entries' trace ids are
+    1, 2, 3... and a request without an entry is a gap."""
+
+    def request(self, method, path, body=None, headers=None, timeout=30):
+        self.sent = getattr(self, "sent", 0)
+        h = dict(headers or {}, traceparent=f"00-{self.sent + 1:032x}-{1:016x}-01")
+        r = super().request(method, path, body, h, timeout)
+        self.sent += 1
+        return r
+
+
+fsrv = CountingServer(fdata, env={"FLEETLAKE_FAULTS":
+                                   "write:ENOSPC:after=3:count=4:path=faults/audit/audit-"})
 fsrv.start()
 statuses = [fsrv.request("GET", "/v1/tables")[0] for _ in range(10)]
 c.eq(statuses, [200] * 10, "requests served while audit writes fail")
@@ -291,7 +306,7 @@ c.check(p.returncode == 0, f"a failed write leaves no partial line: {p.stdout}{p
 p = fltest.run_cli("audit", "show", "--data", fdata)
 ids = {int(json.loads(l)["trace_id"], 16) for l in p.stdout.splitlines()
        if json.loads(l)["type"] == "api"}
-c.eq(len(set(range(max(ids) + 1)) - ids), 4, "exactly 4 requests (by request id) have no entry")
+c.eq(len(set(range(1, max(ids) + 1)) - ids), 4, "exactly 4 requests (by trace id) have no entry")
 
 ydata = root + "/fsyncfail"
 ysrv = fltest.Server(ydata, env={"FLEETLAKE_FAULTS": "fsync:EIO:path=fsyncfail/audit/"},
