@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "catalog/catalog.h"
 #include "cli/cli.h"
 #include "query/query.h"
 
@@ -96,8 +98,22 @@ static int parse_args(struct cli *o, int argc, char **argv)
     return 0;
 }
 
+/* A data directory written by an older fleetlake has an older catalog schema; the query
+ * session opens meta.db read-only and expects the current one. Opening the catalog once
+ * applies its migrations (what serve does at start). Failing that (a read-only copy), the
+ * query still runs and reports what it cannot read. */
+static void upgrade_catalog(const char *data_dir)
+{
+    char path[4200];
+    fl_catalog *c = NULL;
+    if (fl_cli_path(path, sizeof path, data_dir, "meta.db") == 0 && access(path, W_OK) == 0 &&
+        fl_catalog_open(path, &c) == 0)
+        fl_catalog_close(c);
+}
+
 static int run_local(struct cli *o)
 {
+    upgrade_catalog(o->data_dir);
     fl_query_limits lim = fl_query_limits_from_config(&o->cfg);
     fl_query_session *s = NULL;
     fl_query_cursor *cur = NULL;
