@@ -218,3 +218,16 @@ void fl_handle_events(fl_gateway *gw, fl_request *req)
     }
     MHD_destroy_response(resp);
 }
+
+void fl_handle_rules(fl_gateway *gw, fl_request *req)
+{
+    if (unavailable(gw, req))
+        return;
+    fl_buf b = {0};
+    if (fl_alert_engine_rules_json(gw->deps.alerts, &b)) {
+        fl_buf_free(&b);
+        fl_respond_error(req, 500, "internal", "out of memory");
+        return;
+    }
+    fl_respond_json(req, 200, &b);
+}

@@ -191,6 +191,7 @@ void fl_handle_whoami(fl_gateway *gw, fl_request *req);
 void fl_handle_alerts(fl_gateway *gw, fl_request *req);
 void fl_handle_alert_action(fl_gateway *gw, fl_request *req); /* /v1/alerts/{id}/ack|resolve */
 void fl_handle_events(fl_gateway *gw, fl_request *req);
+void fl_handle_rules(fl_gateway *gw, fl_request *req); /* GET /v1/rules */
 void fl_handle_config(fl_gateway *gw, fl_request *req);
 
 /* throttle_http.c — create the tables from throttle.* and register the metrics (0 or an

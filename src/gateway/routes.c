@@ -23,6 +23,7 @@ const fl_route fl_gateway_routes[] = {
     {"GET", "/v1/alerts", "/v1/alerts", fl_handle_alerts, 0, 0},
     {"POST", "/v1/alerts/", "/v1/alerts/{id}/{ack|resolve}", fl_handle_alert_action, 0, 1},
     {"GET", "/v1/events", "/v1/events", fl_handle_events, 0, 0},
+    {"GET", "/v1/rules", "/v1/rules", fl_handle_rules, 0, 0},
     {"GET", "/", "/", fl_handle_dashboard_index, 0, 0},
     {"GET", "/ui/", "/ui/{file}", fl_handle_dashboard_file, 0, 1},
 };

@@ -1038,3 +1038,35 @@ static int collect(void *ctx, fl_buf *out)
         }
     return rc;
 }
+
+int fl_alert_engine_rules_json(fl_alert_engine *e, fl_buf *out)
+{
+    static const char *const ops[] = {">", ">=", "<", "<="};
+    static const char *const fields[] = {"temperature", "humidity", "pressure", "anomaly_score"};
+    int rc = fl_buf_append_cstr(out, "{\"rules\":[");
+    for (size_t i = 0; !rc && i < e->rule_count; i++) {
+        const rule *r = &e->rules[i];
+        const char *field = r->type == RULE_THRESHOLD  ? fields[r->field]
+                            : r->type == RULE_PIPELINE ? fl_pipeline_signal_name(r->field)
+                                                       : NULL;
+        rc = fl_buf_printf(out, "%s{\"name\":\"", i ? "," : "");
+        rc = rc ? rc : fl_buf_append_json_string(out, r->name, strlen(r->name));
+        rc = rc ? rc
+                : fl_buf_printf(out,
+                                "\",\"type\":\"%s\",\"severity\":\"%s\",\"field\":%s%s%s,"
+                                "\"op\":\"%s\",\"value\":%.17g,\"count\":%lld,\"clear_count\":%lld,"
+                                "\"after_s\":%lld,\"cooldown_s\":%lld,\"renotify_s\":%lld,"
+                                "\"fleets\":[",
+                                fl_rule_type_name(r->type), fl_severity_name(r->severity),
+                                field ? "\"" : "", field ? field : "null", field ? "\"" : "",
+                                ops[r->op], r->value, (long long)r->count,
+                                (long long)r->clear_count, (long long)(r->after_us / FL_US_PER_SEC),
+                                (long long)(r->cooldown_us / FL_US_PER_SEC),
+                                (long long)(r->renotify_us / FL_US_PER_SEC));
+        for (int64_t f = 0, n = 0; !rc && f < e->deps.cfg->fleet_count && f < 64; f++)
+            if (r->fleet_mask & (UINT64_C(1) << f))
+                rc = fl_buf_printf(out, "%s\"%s\"", n++ ? "," : "", e->deps.cfg->fleets[f].name);
+        rc = rc ? rc : fl_buf_append_cstr(out, "]}");
+    }
+    return rc ? rc : fl_buf_append_cstr(out, "]}\n");
+}

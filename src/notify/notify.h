@@ -164,6 +164,10 @@ FL_MUST_USE int fl_alert_engine_ack(fl_alert_engine *e, int64_t id, const char *
 FL_MUST_USE int fl_alert_engine_resolve(fl_alert_engine *e, int64_t id, const char *actor,
                                         const fl_access *access, fl_alert *out);
 
+/* The enabled rules as {"rules":[{name,type,severity,field,op,value,count,clear_count,after_s,
+ * cooldown_s,renotify_s,fleets}]} (GET /v1/rules). */
+FL_MUST_USE int fl_alert_engine_rules_json(fl_alert_engine *e, fl_buf *out);
+
 /* Server-sent events: every alert change gets a sequence number. Waits up to timeout_us for
  * changes after *cursor the caller may see, appends them to out as SSE frames ("id: N\nevent:
  * alert\ndata: {json}\n\n"), advances *cursor. Returns the number of frames (0 on timeout), or

@@ -29,6 +29,7 @@ const fl_policy_entry fl_policy_table[] = {
     {"GET", "/v1/alerts", ENG | ANA | OPS, 0},
     {"POST", "/v1/alerts/{id}/{ack|resolve}", ENG | OPS, 0},
     {"GET", "/v1/events", ENG | ANA | OPS, 0},
+    {"GET", "/v1/rules", ENG | ANA | OPS, 0},
     /* health */
     {"GET", "/metrics", ENG | OPS | ADM, 0},
     {"GET", "/healthz", FL_ROLES_ALL, 1},

@@ -191,6 +191,16 @@ st, _, body = srv.request("POST", "/v1/query", json.dumps(
     {"Content-Type": "application/json"})
 t.eq(json.loads(body.decode().splitlines()[0])["n"] if st == 200 else st, 2, "alerts in SQL")
 
+# ---- the effective rules ------------------------------------------------------------------------
+st, _, body = srv.request("GET", "/v1/rules")
+rules = {r["name"]: r for r in json.loads(body)["rules"]} if st == 200 else {}
+t.eq((rules.get("hot", {}).get("field"), rules.get("hot", {}).get("value"),
+      rules.get("hot", {}).get("count"), rules.get("hot", {}).get("severity")),
+     ("temperature", 50, 2, "critical"), "GET /v1/rules: the configured rule")
+t.eq(rules.get("silent", {}).get("fleets"), ["watched"], "GET /v1/rules: fleets")
+t.eq(rules.get("pipeline_error_rate", {}).get("after_s"), 2, "a built-in rule, retuned")
+t.check("anomaly" not in rules and "pipeline_freshness" in rules, "disabled rule absent")
+
 # ---- server-sent events saw the life cycle ---------------------------------------------------
 time.sleep(1)
 t.eq(events[0][1:] if events else None, (200, "text/event-stream"), "event stream opened")

@@ -36,6 +36,7 @@ EXPECTED = {
     ("GET", "/v1/alerts"): {"data_engineer", "data_analyst", "operator"},
     ("POST", "/v1/alerts/{id}/{ack|resolve}"): {"data_engineer", "operator"},
     ("GET", "/v1/events"): {"data_engineer", "data_analyst", "operator"},
+    ("GET", "/v1/rules"): {"data_engineer", "data_analyst", "operator"},
     ("GET", "/"): ALL,
     ("GET", "/ui/{file}"): ALL,
 }
