@@ -757,26 +757,35 @@ static int load_devices(fl_alert_engine *e)
     return 0;
 }
 
-/* Mark open alerts' rule state active so their conditions clear them (pipeline and offline). */
+/* Mark open alerts' rule state active, so that their conditions clearing resolves them after
+ * a restart as before it: pipeline rules, and per device (found in the shard tables loaded from
+ * device_state) offline, anomaly and threshold rules. */
 static int restore_visit(void *ctx, const fl_alert *a, int64_t last)
 {
     (void)last;
     fl_alert_engine *e = ctx;
     for (size_t i = 0; i < e->rule_count; i++) {
-        if (strcmp(e->rules[i].name, a->rule) != 0)
+        const rule *r = &e->rules[i];
+        if (strcmp(r->name, a->rule) != 0)
             continue;
-        if (e->rules[i].type == RULE_PIPELINE)
+        if (r->type == RULE_PIPELINE)
             e->pstate[i].active = 1;
-        if (e->rules[i].type == RULE_OFFLINE && a->device_id[0]) {
-            for (size_t s = 0; s < SHARDS_MAX; s++) {
-                shard_table *t = &e->shards[s];
-                pthread_mutex_lock(&t->lock);
-                for (size_t b = 0; t->buckets && b < t->nbuckets; b++)
-                    for (device *d = t->buckets[b]; d; d = d->next)
-                        if (strcmp(d->id, a->device_id) == 0)
-                            d->offline_active |= UINT64_C(1) << (i % 64);
-                pthread_mutex_unlock(&t->lock);
-            }
+        if (!a->device_id[0] ||
+            (r->type != RULE_OFFLINE && r->type != RULE_ANOMALY && r->type != RULE_THRESHOLD))
+            continue;
+        for (size_t s = 0; s < SHARDS_MAX; s++) {
+            shard_table *t = &e->shards[s];
+            pthread_mutex_lock(&t->lock);
+            for (size_t b = 0; t->buckets && b < t->nbuckets; b++)
+                for (device *d = t->buckets[b]; d; d = d->next) {
+                    if (strcmp(d->id, a->device_id) != 0)
+                        continue;
+                    if (r->type == RULE_OFFLINE)
+                        d->offline_active |= UINT64_C(1) << (i % 64);
+                    else
+                        d->rs[i].active = 1;
+                }
+            pthread_mutex_unlock(&t->lock);
         }
     }
     return 0;

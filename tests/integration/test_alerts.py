@@ -223,5 +223,18 @@ t.eq([(x["rule"], x["device_id"]) for x in after][:len(after) - len(before)], []
 time.sleep(4)
 t.eq(len(alerts("?rule=pipeline_error_rate")["alerts"]), 1,
      "the still-open pipeline alarm is not opened twice after the restart")
+# an alert open across the restart still resolves by itself when its condition clears
+post("truck-5", 90)
+post("truck-5", 91)
+open5 = wait_for(lambda: alerts("?rule=hot&device_id=truck-5&state=open")["alerts"],
+                 "an open alert for truck-5")
 t.eq(srv.stop(), 0, "serve exits 0 again")
+srv = fltest.Server(D, extra=SETS).start()
+post("truck-5", 20)
+post("truck-5", 21)
+res5 = wait_for(lambda: alerts("?rule=hot&device_id=truck-5&state=resolved")["alerts"],
+                "truck-5's alert auto-resolved after the restart")
+t.eq([x["resolved_by"] for x in res5 or []], ["auto"],
+     "open before the restart, resolved automatically after it")
+t.eq(srv.stop(), 0, "serve exits 0 a third time")
 t.finish()
