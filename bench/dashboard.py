@@ -85,10 +85,14 @@ try:
     frm = time.strftime("%Y-%m-%dT%H:00:00Z", time.gmtime(now - (DAYS + 1) * 86400))
     to = time.strftime("%Y-%m-%dT%H:00:00Z", time.gmtime(now))
     t0 = time.time()
-    subprocess.run([binary, "summarize", "--data", data, "--from", frm, "--to", to], check=True,
-                   stdout=subprocess.DEVNULL)
+    p = subprocess.run([binary, "summarize", "--data", data, "--from", frm, "--to", to],
+                       capture_output=True, text=True)
+    if p.returncode:
+        raise SystemExit(f"summarize failed: {p.stderr[-2000:]}")
     rows = [t["rows"] for t in get(url + "/v1/tables", eng)["tables"] if t["name"] == "hourly_summary"][0]
     print(f"hourly_summary: {rows:,} device-hours computed in {time.time() - t0:.1f} s")
+    if os.environ.get("FL_BENCH_PAUSE"):  # keep the server for a manual look
+        input(f"server at {url}, key {eng}; Enter to measure ")
     env = dict(os.environ, FL_URL=url, FL_KEY=eng, FL_DEVICES=str(DEVICES), FL_RUNS=RUNS)
     p = subprocess.run(["node", os.path.join(root, "tests", "browser", "dashboard_timing.mjs")], env=env)
     rc = p.returncode

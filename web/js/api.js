@@ -73,9 +73,12 @@ export class Access {
   canAll(needs) { return needs.every(([m, r]) => this.can(m, r)); }
 }
 
-// One server-sent event stream per tab (GET /v1/events; server.max_event_streams bounds them),
-// read with fetch because EventSource cannot send the Authorization header. Listeners get
-// (event type, parsed data). Reconnects with Last-Event-ID after a drop.
+// At most one server-sent event stream per tab (GET /v1/events; server.max_event_streams
+// bounds them), read with fetch because EventSource cannot send the Authorization header.
+// Listeners get (event type, parsed data). The stream is open only while a page listens (the
+// Alerts page): the server holds one of its worker threads on each open stream for up to 5 s
+// at a time, which delays other requests served by that thread. Reconnects with Last-Event-ID
+// after a drop.
 export class EventStream {
   constructor() {
     this.listeners = new Set();
@@ -85,12 +88,25 @@ export class EventStream {
     this.abort = null;
     this.stopped = false;
   }
-  on(fn) { this.listeners.add(fn); return () => this.listeners.delete(fn); }
+  on(fn) {
+    this.listeners.add(fn);
+    if (this.listeners.size === 1) { this.stopped = false; this.start(); }
+    return () => {
+      this.listeners.delete(fn);
+      if (!this.listeners.size) this.stop();
+    };
+  }
   onStatus(fn) { this.statusListeners.add(fn); fn(this.connected); return () => this.statusListeners.delete(fn); }
   setConnected(v) { this.connected = v; for (const fn of this.statusListeners) fn(v); }
   stop() { this.stopped = true; if (this.abort) this.abort.abort(); }
 
   async start() {
+    if (this.running) return;
+    this.running = true;
+    try { await this.loop(); } finally { this.running = false; this.setConnected(false); }
+  }
+
+  async loop() {
     let delay = 1000;
     while (!this.stopped) {
       this.abort = new AbortController();

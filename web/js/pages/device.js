@@ -122,7 +122,8 @@ export default {
         h('div', { class: 'grow card' }, h('h2', null, 'Track'), canvas),
         h('div', { class: 'grow card' }, h('h2', null, 'Alerts'), alertsBox)),
       h('div', { class: 'card' }, h('h2', null, 'Hourly summaries (last 48 h)'), summaryBox));
-    map = new FleetMap(canvas);
+    const trackNote = h('p', { class: 'muted' });
+    canvas.after(trackNote);
 
     async function loadHead() {
       try {
@@ -156,7 +157,14 @@ export default {
         const marked = d.anomaly.filter(v => v !== null).length;
         note.textContent = `${d.note} · ${marked} anomalous point(s) marked · ${Math.round(performance.now() - started)} ms`;
         charts.dataset.points = String(d.t.length);
-        if (d.track) map.setData(d.track.length ? [{ lat: d.track.at(-1)[0], lon: d.track.at(-1)[1], color: '#2463c9', id, label: id }] : [], d.track);
+        // The map (and its 740 KB of outlines) only when there is a track to draw.
+        canvas.hidden = !(d.track && d.track.length);
+        trackNote.textContent = !d.track ? 'The track is shown for ranges up to 24 h.'
+          : d.track.length ? '' : 'No positions in this range (or hidden by the key\'s class).';
+        if (d.track && d.track.length) {
+          if (!map) map = new FleetMap(canvas);
+          map.setData([{ lat: d.track.at(-1)[0], lon: d.track.at(-1)[1], color: '#2463c9', id, label: id }], d.track);
+        }
         root.dataset.ready = '1';
       } catch (e) { if (!ctl.signal.aborted) clear(err).append(errorBox(e)); }
     }
@@ -191,14 +199,14 @@ ORDER BY hour DESC`, ctl.signal);
       } catch (e) { if (!ctl.signal.aborted) clear(summaryBox).append(errorBox(e)); }
     }
 
-    const off = ctx.events.on((type, a) => { if (type === 'alert' && a.device_id === id) loadAlerts(); });
     function refresh() {
       loadHead();
+      loadAlerts();
       if (range.src === 'readings') loadSeries();
       timer = setTimeout(refresh, 10000);
     }
     loadHead(); loadSeries(); loadAlerts(); loadSummary();
     timer = setTimeout(refresh, 10000);
-    return () => { ctl.abort(); clearTimeout(timer); off(); for (const p of plots) p.destroy(); map.destroy(); };
+    return () => { ctl.abort(); clearTimeout(timer); for (const p of plots) p.destroy(); if (map) map.destroy(); };
   },
 };
