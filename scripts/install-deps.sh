@@ -6,7 +6,8 @@ set -euo pipefail
 
 build_pkgs=(build-essential cmake pkg-config libmicrohttpd-dev libgnutls28-dev libinih-dev libcurl4-openssl-dev
             libjansson-dev libsqlite3-dev libssl-dev zlib1g-dev libsnappy-dev libzstd-dev tzdata)
-test_pkgs=(libcmocka-dev python3 python3-aiosmtpd curl openssl procps chromium prometheus)  # prometheus: promtool
+test_pkgs=(libcmocka-dev python3 python3-aiosmtpd curl openssl procps chromium fonts-dejavu-core
+           prometheus)  # prometheus: promtool
 bench_pkgs=(influxdb procps)
 fuzz_pkgs=(clang libclang-rt-dev)
 

@@ -111,8 +111,9 @@ int fl_static_find_dir(const char *configured, char *out, char *err, size_t errl
         if (try_dir(configured, out))
             return 0;
         if (!realpath(configured, resolved))
-            snprintf(err, errlen, "dashboard.dir = %s: %s (it must hold the dashboard's index.html)",
-                     configured, strerror(errno));
+            snprintf(err, errlen,
+                     "dashboard.dir = %s: %s (it must hold the dashboard's index.html)", configured,
+                     strerror(errno));
         else
             snprintf(err, errlen, "dashboard.dir = %s: no index.html there", configured);
         return FL_ECONFIG;

@@ -19,8 +19,14 @@
 static void allowed_paths(void **state)
 {
     (void)state;
-    const char *ok[] = {"index.html", "app.css", "js/app.js", "js/pages/fleet.js",
-                        "vendor/uPlot.esm.js", "vendor/countries-50m.json", "a-b_c.d", "x"};
+    const char *ok[] = {"index.html",
+                        "app.css",
+                        "js/app.js",
+                        "js/pages/fleet.js",
+                        "vendor/uPlot.esm.js",
+                        "vendor/countries-50m.json",
+                        "a-b_c.d",
+                        "x"};
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
         assert_int_equal(fl_static_path_check(ok[i]), 0);
 }
@@ -28,10 +34,26 @@ static void allowed_paths(void **state)
 static void refused_paths(void **state)
 {
     (void)state;
-    const char *bad[] = {"", "..", "../etc/passwd", "js/../../x", "js/..", ".", "./index.html",
-                         ".git/config", "js/.hidden", "/etc/passwd", "js//app.js", "js/",
-                         "node_modules/uplot/package.json", "x/node_modules/y", "a\\b",
-                         "a%2e%2e", "a b", "a?b", "ü.js", "a\nb"};
+    const char *bad[] = {"",
+                         "..",
+                         "../etc/passwd",
+                         "js/../../x",
+                         "js/..",
+                         ".",
+                         "./index.html",
+                         ".git/config",
+                         "js/.hidden",
+                         "/etc/passwd",
+                         "js//app.js",
+                         "js/",
+                         "node_modules/uplot/package.json",
+                         "x/node_modules/y",
+                         "a\\b",
+                         "a%2e%2e",
+                         "a b",
+                         "a?b",
+                         "ü.js",
+                         "a\nb"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         if (fl_static_path_check(bad[i]) != FL_EINVAL)
             fail_msg("path '%s' should be refused", bad[i]);

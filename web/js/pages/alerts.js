@@ -40,7 +40,7 @@ export default {
       tbody.replaceChildren(...rows.map(a => h('tr', { dataset: { id: a.id, state: a.state } },
         h('td', null, a.id), h('td', null, badge(a.state)), h('td', null, badge(a.severity)), h('td', null, a.rule),
         h('td', null, a.device_id ? h('a', { href: '#/device/' + encodeURIComponent(a.device_id) }, a.device_id) : '—'),
-        h('td', null, a.summary), h('td', { title: fmtTime(a.opened_at) }, ago(a.opened_at)),
+        h('td', { class: 'wrap' }, a.summary), h('td', { title: fmtTime(a.opened_at) }, ago(a.opened_at)),
         h('td', { title: fmtTime(a.updated_at) }, ago(a.updated_at)),
         h('td', null, canAct && a.state === 'open' ? h('button', { type: 'button', class: 'ack', onclick: () => act(a, 'ack') }, 'Acknowledge') : null,
           canAct && a.state !== 'resolved' ? h('button', { type: 'button', class: 'resolve', onclick: () => act(a, 'resolve') }, 'Resolve') : null))));

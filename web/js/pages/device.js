@@ -176,7 +176,7 @@ export default {
         clear(alertsBox).append(res.alerts.length ? h('table', null,
           h('thead', null, h('tr', null, ['id', 'state', 'severity', 'rule', 'opened', 'summary'].map(c => h('th', null, c)))),
           h('tbody', null, res.alerts.map(a => h('tr', null, h('td', null, a.id), h('td', null, badge(a.state)),
-            h('td', null, badge(a.severity)), h('td', null, a.rule), h('td', null, ago(a.opened_at)), h('td', null, a.summary)))))
+            h('td', null, badge(a.severity)), h('td', null, a.rule), h('td', null, ago(a.opened_at)), h('td', { class: 'wrap' }, a.summary)))))
           : h('p', { class: 'muted' }, 'No alerts for this device.'));
       } catch (e) { if (!ctl.signal.aborted) clear(alertsBox).append(errorBox(e)); }
     }
