@@ -115,15 +115,15 @@ try {
   if (row) {
     const id = await row.getAttribute('data-id');
     await shot(eng, 'alerts.png');
-    await row.$eval('button.ack', b => b.click());
+    await eng.page.click(`#alerts-table tr[data-id="${id}"] button.ack`);
     // The anomaly rule may also resolve it by itself once the truck sends normal readings
     // again: either way it leaves the open list, and the server has it acknowledged.
-    await eng.page.waitForFunction(i => !document.querySelector(`#alerts-table tr[data-id="${i}"][data-state="open"]`), id, { timeout: 5000 });
+    await eng.page.waitForFunction(i => !document.querySelector(`#alerts-table tr[data-id="${i}"][data-state="open"]`), id, { timeout: 15000 });
     const after = await api(`/v1/alerts?device_id=${INJECT}&limit=100`);
     const a = after.body.alerts.find(x => String(x.id) === id);
     check(a && a.acknowledged_at !== null, `alerts: alert ${id} is acknowledged on the server (${a && a.state})`);
     await eng.page.click('button[data-state="all"]');
-    await eng.page.waitForSelector(`#alerts-table tr[data-id="${id}"]:not([data-state="open"])`, { timeout: 5000 });
+    await eng.page.waitForSelector(`#alerts-table tr[data-id="${id}"]:not([data-state="open"])`, { timeout: 15000 });
     check(true, 'alerts: the "all" tab lists it as no longer open');
   }
 
