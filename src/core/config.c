@@ -596,6 +596,15 @@ static const fl_config_entry channel_entries[] = {
      ISZ(fl_channel_config, starttls),
      "email over smtp://: on requires STARTTLS (the mail is never sent in clear); off sends "
      "without TLS, for a relay on the same host. smtps:// is TLS from the start either way."},
+    {"username", FL_CFG_STRING, "", 0, 0, NULL, IOFF(fl_channel_config, username),
+     ISZ(fl_channel_config, username),
+     "email: SMTP AUTH user name for relays that need a login (most submission ports, 587); "
+     "empty: no AUTH. Needs password_file."},
+    {"password_file", FL_CFG_STRING, "", 0, 0, NULL, IOFF(fl_channel_config, password_file),
+     ISZ(fl_channel_config, password_file),
+     "email: a file holding the SMTP AUTH password (its first line), readable by the server's "
+     "user only (mode 0600 or 0400: refused otherwise), so the password is in no config text, "
+     "command line or log. Read at each delivery: rotate it by rewriting the file."},
     {"min_severity", FL_CFG_ENUM, "info", 0, 0, "info|warning|critical",
      IOFF(fl_channel_config, min_severity), ISZ(fl_channel_config, min_severity),
      "Only alerts of this severity or higher are sent to this channel."},

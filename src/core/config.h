@@ -34,6 +34,8 @@ typedef struct fl_channel_config {
     char from[256];        /* email */
     char to[512];          /* email, comma-separated */
     char starttls[8];      /* email: on | off */
+    char username[128];    /* email: SMTP AUTH user ("" = no AUTH) */
+    char password_file[512]; /* email: file holding the SMTP AUTH password */
     char min_severity[16]; /* info | warning | critical */
     char fleets[512];      /* comma-separated [fleet.NAME]s, "" = all */
     int64_t rate_per_min;  /* 0 = unlimited */

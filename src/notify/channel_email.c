@@ -176,6 +176,19 @@ static void send_email(CURL *curl, const fl_channel_config *ch, const fl_notific
     curl_easy_setopt(curl, CURLOPT_USE_SSL,
                      strcmp(ch->starttls, "on") == 0 ? (long)CURLUSESSL_ALL
                                                      : (long)CURLUSESSL_NONE);
+    char pw[256] = "", pwerr[300];
+    if (!rc && ch->username[0]) {
+        /* read at each delivery (rotation needs no restart); never logged */
+        if (fl_notify_read_password(ch->password_file, pw, sizeof pw, pwerr, sizeof pwerr)) {
+            curl_slist_free_all(rcpt);
+            res->outcome = FL_SEND_REJECTED;
+            snprintf(res->reason, sizeof res->reason, "config");
+            snprintf(res->error, sizeof res->error, "SMTP AUTH password: %.200s", pwerr);
+            return;
+        }
+        curl_easy_setopt(curl, CURLOPT_USERNAME, ch->username);
+        curl_easy_setopt(curl, CURLOPT_PASSWORD, pw);
+    }
     curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L);
     curl_easy_setopt(curl, CURLOPT_READFUNCTION, on_read);
     curl_easy_setopt(curl, CURLOPT_READDATA, &up);
@@ -198,6 +211,9 @@ static void send_email(CURL *curl, const fl_channel_config *ch, const fl_notific
         }
     }
     curl_easy_setopt(curl, CURLOPT_MAIL_RCPT, NULL);
+    curl_easy_setopt(curl, CURLOPT_USERNAME, NULL);
+    curl_easy_setopt(curl, CURLOPT_PASSWORD, NULL);
+    memset(pw, 0, sizeof pw);
     curl_slist_free_all(rcpt);
 }
 

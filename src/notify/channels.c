@@ -3,6 +3,7 @@
  * enqueued: by the channel's min_severity and fleets). */
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "notify/notify_int.h"
 #include "security/security.h"
@@ -141,10 +142,12 @@ static int check_fleet(const char *item, size_t len, void *arg)
 static int check_unused(const fl_channel_config *ch, char *err, size_t errlen)
 {
     const int pd = strcmp(ch->type, "pagerduty") == 0, mail = strcmp(ch->type, "email") == 0;
-    const char *key = !pd && ch->routing_key[0] ? "routing_key"
-                      : !mail && ch->from[0]    ? "from"
-                      : !mail && ch->to[0]      ? "to"
-                                                : NULL;
+    const char *key = !pd && ch->routing_key[0]      ? "routing_key"
+                      : !mail && ch->from[0]         ? "from"
+                      : !mail && ch->to[0]           ? "to"
+                      : !mail && ch->username[0]     ? "username"
+                      : !mail && ch->password_file[0] ? "password_file"
+                                                     : NULL;
     if (!key)
         return 0;
     snprintf(err, errlen, "[channel.%s] %s: does not apply to type = %s", ch->name, key, ch->type);
@@ -198,6 +201,49 @@ static int check_email(const fl_config *cfg, const fl_channel_config *ch, char *
         snprintf(err, errlen, "[channel.%s] to: %s", ch->name,
                  c.count ? "more than 50 recipients (use a mailing list)"
                          : "required for type = email (comma-separated addresses)");
+        return FL_ECONFIG;
+    }
+    if (!ch->username[0] != !ch->password_file[0]) {
+        snprintf(err, errlen, "[channel.%s] %s: required with %s (SMTP AUTH)", ch->name,
+                 ch->username[0] ? "password_file" : "username",
+                 ch->username[0] ? "username" : "password_file");
+        return FL_ECONFIG;
+    }
+    char pw[256];
+    if (ch->username[0] && fl_notify_read_password(ch->password_file, pw, sizeof pw, err, errlen)) {
+        char why[300];
+        snprintf(why, sizeof why, "%s", err);
+        snprintf(err, errlen, "[channel.%s] password_file: %s", ch->name, why);
+        return FL_ECONFIG;
+    }
+    memset(pw, 0, sizeof pw);
+    return 0;
+}
+
+int fl_notify_read_password(const char *path, char *out, size_t cap, char *err, size_t errlen)
+{
+    struct stat st;
+    FILE *f = fopen(path, "r");
+    if (!f || fstat(fileno(f), &st)) {
+        snprintf(err, errlen, "%s: cannot be read", path);
+        if (f)
+            fclose(f);
+        return FL_ECONFIG;
+    }
+    if (st.st_mode & 077) {
+        fclose(f);
+        snprintf(err, errlen, "%s: readable by group or others (chmod 600 it)", path);
+        return FL_ECONFIG;
+    }
+    if (!fgets(out, (int)cap, f)) {
+        fclose(f);
+        snprintf(err, errlen, "%s: empty", path);
+        return FL_ECONFIG;
+    }
+    fclose(f);
+    out[strcspn(out, "\r\n")] = 0;
+    if (!out[0]) {
+        snprintf(err, errlen, "%s: the first line is empty", path);
         return FL_ECONFIG;
     }
     return 0;

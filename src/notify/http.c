@@ -62,6 +62,12 @@ void fl_notify_curl_failure(CURLcode cc, const char *errbuf, fl_send_result *res
     case CURLE_OPERATION_TIMEDOUT:
         reason = "timeout";
         break;
+    case CURLE_LOGIN_DENIED: /* SMTP AUTH refused: a configuration problem, never retried */
+        res->outcome = FL_SEND_REJECTED;
+        snprintf(res->reason, sizeof res->reason, "auth");
+        snprintf(res->error, sizeof res->error, "login denied: %.200s",
+                 errbuf && errbuf[0] ? errbuf : curl_easy_strerror(cc));
+        return;
     case CURLE_SSL_CONNECT_ERROR:
     case CURLE_PEER_FAILED_VERIFICATION:
     case CURLE_SSL_CERTPROBLEM:

@@ -197,6 +197,9 @@ int fl_alert_engine_events(fl_alert_engine *e, uint64_t *cursor, const fl_access
  * exist, keys that do not apply to its type). Returns 0, or FL_ECONFIG with a message naming
  * the channel and key in err. serve calls it before starting anything. */
 FL_MUST_USE int fl_notify_channels_validate(const fl_config *cfg, char *err, size_t errlen);
+/* The first line of an SMTP AUTH password file (refused when group/other may read it). */
+FL_MUST_USE int fl_notify_read_password(const char *path, char *out, size_t cap, char *err,
+                                        size_t errlen);
 
 typedef struct fl_notify_dispatcher fl_notify_dispatcher;
 struct fl_metrics;
