@@ -65,9 +65,10 @@ const fl_config_entry fl_config_table[] = {
      "A request body must arrive in full within this time of its headers; otherwise 408 "
      "request_timeout and the connection is closed. 60 s moves ingest.max_body_bytes (8 MiB) "
      "over a 1.2 Mbit/s link; a client trickling its body is cut, whatever its rate."},
-    {"server.max_event_streams", FL_CFG_INT, "4", 1, 64, NULL, OFF(max_event_streams), 0,
-     "GET /v1/events (server-sent events) streams open at once; each holds an HTTP worker "
-     "thread while it waits for changes, so keep it well below server.threads (16)."},
+    {"server.max_event_streams", FL_CFG_INT, "64", 1, 10000, NULL, OFF(max_event_streams), 0,
+     "GET /v1/events (server-sent events) streams open at once. A waiting stream holds no "
+     "worker thread (its connection is suspended until an alert changes) but is woken once a "
+     "second; 64 covers a control room of dashboards."},
     {"tls.cert_file", FL_CFG_STRING, "", 0, 0, NULL, OFF(tls_cert_file), SZ(tls_cert_file),
      "PEM certificate (chain) of the server. When set (with tls.key_file) the server speaks "
      "HTTPS only, TLS 1.2 and 1.3 with Mozilla's intermediate cipher list (docs/security.md). "

@@ -4,6 +4,7 @@
 #define FL_GATEWAY_GATEWAY_INT_H
 
 #include <microhttpd.h>
+#include <pthread.h>
 #include <stdatomic.h>
 
 #include "gateway/gateway.h"
@@ -131,6 +132,12 @@ struct fl_gateway {
     atomic_ulong next_request_id;
     atomic_long queries_running; /* POST /v1/query statements open (query.c) */
     atomic_long event_streams;   /* GET /v1/events streams open (alerts.c) */
+    /* alerts.c: open event streams and the thread resuming suspended ones */
+    pthread_mutex_t streams_lock;
+    struct event_stream *streams;
+    pthread_t events_thread;
+    int events_thread_started;
+    atomic_int events_stop;
     fl_ingest_limits limits;
     struct gateway_metrics m;
     struct gateway_throttle throttle;
@@ -192,6 +199,9 @@ void fl_handle_alerts(fl_gateway *gw, fl_request *req);
 void fl_handle_alert_action(fl_gateway *gw, fl_request *req); /* /v1/alerts/{id}/ack|resolve */
 void fl_handle_events(fl_gateway *gw, fl_request *req);
 void fl_handle_rules(fl_gateway *gw, fl_request *req); /* GET /v1/rules */
+/* The event streams' notifier thread (started when there is an alert engine). */
+FL_MUST_USE int fl_gateway_events_start(fl_gateway *gw);
+void fl_gateway_events_stop(fl_gateway *gw);
 void fl_handle_config(fl_gateway *gw, fl_request *req);
 
 /* throttle_http.c — create the tables from throttle.* and register the metrics (0 or an

@@ -336,7 +336,8 @@ static struct MHD_Daemon *start_daemon(fl_gateway *gw, int fd)
     size_t n = sizeof opts / sizeof opts[0];
     if (!gw->tls.enabled)
         opts[n - 5] = opts[n - 1];
-    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG |
+                     MHD_ALLOW_SUSPEND_RESUME; /* /v1/events streams wait suspended */
     if (gw->tls.enabled)
         flags |= MHD_USE_TLS;
     return MHD_start_daemon(flags, 0, NULL, NULL, on_request, gw, MHD_OPTION_ARRAY, opts,
@@ -378,6 +379,11 @@ int fl_gateway_start(const fl_gateway_deps *deps, fl_gateway **out)
         rc = FL_EINVAL;
         FL_ERROR(MODULE, "libmicrohttpd failed to start on %s", deps->cfg->listen);
         close(fd);
+        goto fail;
+    }
+    if ((rc = fl_gateway_events_start(gw))) {
+        FL_ERROR(MODULE, "cannot start the event-stream notifier: %s", fl_strerror(rc));
+        MHD_stop_daemon(gw->daemon);
         goto fail;
     }
     if (gw->tls.enabled)
@@ -430,6 +436,7 @@ void fl_gateway_stop(fl_gateway *gw)
 {
     if (!gw)
         return;
+    fl_gateway_events_stop(gw); /* resumes every suspended stream before the daemon stops */
     if (gw->daemon)
         MHD_stop_daemon(gw->daemon);
     fl_deadlines_destroy(gw->deadlines); /* after the daemon: every connection is closed */

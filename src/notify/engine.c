@@ -986,8 +986,6 @@ int fl_alert_engine_events(fl_alert_engine *e, uint64_t *cursor, const fl_access
 {
     int frames = 0;
     pthread_mutex_lock(&e->ring_lock);
-    if (*cursor == 0)
-        *cursor = e->ring_seq;
     if (e->ring_seq == *cursor && timeout_us > 0) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
@@ -1078,4 +1076,20 @@ int fl_alert_engine_rules_json(fl_alert_engine *e, fl_buf *out)
         rc = rc ? rc : fl_buf_append_cstr(out, "]}");
     }
     return rc ? rc : fl_buf_append_cstr(out, "]}\n");
+}
+
+uint64_t fl_alert_engine_wait_change(fl_alert_engine *e, uint64_t seen, int64_t timeout_us)
+{
+    pthread_mutex_lock(&e->ring_lock);
+    if (e->ring_seq == seen && timeout_us > 0) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        int64_t ns = ts.tv_nsec + (timeout_us % FL_US_PER_SEC) * 1000;
+        ts.tv_sec += timeout_us / FL_US_PER_SEC + ns / 1000000000;
+        ts.tv_nsec = ns % 1000000000;
+        pthread_cond_timedwait(&e->ring_cond, &e->ring_lock, &ts);
+    }
+    uint64_t now = e->ring_seq;
+    pthread_mutex_unlock(&e->ring_lock);
+    return now;
 }

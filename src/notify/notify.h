@@ -164,6 +164,10 @@ FL_MUST_USE int fl_alert_engine_ack(fl_alert_engine *e, int64_t id, const char *
 FL_MUST_USE int fl_alert_engine_resolve(fl_alert_engine *e, int64_t id, const char *actor,
                                         const fl_access *access, fl_alert *out);
 
+/* Wait up to timeout_us for an alert change after sequence seen; returns the newest sequence
+ * (the event streams' notifier: it resumes suspended streams when this moves). */
+uint64_t fl_alert_engine_wait_change(fl_alert_engine *e, uint64_t seen, int64_t timeout_us);
+
 /* The enabled rules as {"rules":[{name,type,severity,field,op,value,count,clear_count,after_s,
  * cooldown_s,renotify_s,fleets}]} (GET /v1/rules). */
 FL_MUST_USE int fl_alert_engine_rules_json(fl_alert_engine *e, fl_buf *out);
@@ -171,7 +175,8 @@ FL_MUST_USE int fl_alert_engine_rules_json(fl_alert_engine *e, fl_buf *out);
 /* Server-sent events: every alert change gets a sequence number. Waits up to timeout_us for
  * changes after *cursor the caller may see, appends them to out as SSE frames ("id: N\nevent:
  * alert\ndata: {json}\n\n"), advances *cursor. Returns the number of frames (0 on timeout), or
- * a negative code. *cursor = 0 starts at the current end. Changes older than the ring (the
+ * a negative code. *cursor is the last sequence the caller saw (fl_alert_engine_wait_change(e, 0, 0) gives
+ * the current end). Changes older than the ring (the
  * last 1024) are skipped. */
 int fl_alert_engine_events(fl_alert_engine *e, uint64_t *cursor, const fl_access *access,
                            fl_buf *out, int64_t timeout_us);
