@@ -21,16 +21,6 @@
 const char audit_zero_hash[AUDIT_HASH_HEX + 1] =
     "0000000000000000000000000000000000000000000000000000000000000000";
 
-static void to_hex(const unsigned char *p, size_t n, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[p[i] >> 4];
-        out[2 * i + 1] = digits[p[i] & 15];
-    }
-    out[2 * n] = 0;
-}
-
 static int is_hex64(const char *s, size_t n)
 {
     if (n != AUDIT_HASH_HEX)
@@ -45,7 +35,7 @@ void audit_sha256_hex(const void *p, size_t n, char out[AUDIT_HASH_HEX + 1])
 {
     unsigned char md[SHA256_DIGEST_LENGTH];
     SHA256(p, n, md);
-    to_hex(md, sizeof md, out);
+    fl_hex_encode(md, sizeof md, out);
 }
 
 void audit_hmac_hex(const unsigned char key[AUDIT_KEY_BYTES], const char *domain, const void *p,
@@ -68,7 +58,7 @@ void audit_hmac_hex(const unsigned char key[AUDIT_KEY_BYTES], const char *domain
         memcpy(buf + dlen, h, sizeof h);
         HMAC(EVP_sha256(), key, AUDIT_KEY_BYTES, buf, dlen + sizeof h, md, &len);
     }
-    to_hex(md, 32, out);
+    fl_hex_encode(md, 32, out);
 }
 
 /* ---- the key ---------------------------------------------------------------------------- */
@@ -102,7 +92,7 @@ static int key_create(const char *path, char *err, size_t errlen)
         snprintf(err, errlen, "cannot draw random bytes for the audit HMAC key");
         return FL_EINVAL;
     }
-    to_hex(key, sizeof key, text);
+    fl_hex_encode(key, sizeof key, text);
     text[AUDIT_HASH_HEX] = '\n';
     int fd = fl_fs->open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd == -EEXIST)

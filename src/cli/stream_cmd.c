@@ -189,7 +189,7 @@ static int print_record(const struct read_opts *o, const fl_stream_record *r, fl
     rc = rc ? rc : fl_record_to_json(&rec, line);
     if (!rc && (rec.present & FL_REC_TRACE)) { /* the ingest request's trace id */
         char trace[2 * sizeof rec.trace_id + 1];
-        fl_trace_hex(rec.trace_id, sizeof rec.trace_id, trace);
+        fl_hex_encode(rec.trace_id, sizeof rec.trace_id, trace);
         rc = fl_buf_printf(line, ",\"trace_id\":\"%s\"", trace);
     }
     rc = rc ? rc : fl_buf_append_cstr(line, "}\n");

@@ -108,3 +108,14 @@ void fl_md5(const void *p, size_t n, unsigned char out[16])
         return;
     EVP_Digest(p, n, out, &len, EVP_md5(), NULL); /* out of memory: the slow path */
 }
+
+void fl_hex_encode(const void *bytes, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    const unsigned char *p = bytes;
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[p[i] >> 4];
+        out[2 * i + 1] = digits[p[i] & 15];
+    }
+    out[2 * n] = 0;
+}

@@ -17,6 +17,9 @@ uint32_t fl_crc32c_sw(uint32_t crc, const void *p, size_t n);
 /* MD5 digest of p[0..n) into out[16]. */
 void fl_md5(const void *p, size_t n, unsigned char out[16]);
 
+/* Lowercase hex of n bytes into out (2n + 1 bytes, NUL-terminated): ids, hashes, keys. */
+void fl_hex_encode(const void *bytes, size_t n, char *out);
+
 /* 64-bit FNV-1a, for in-memory hash tables (not persisted). */
 static inline uint64_t fl_hash64(const void *p, size_t n)
 {

@@ -1,6 +1,7 @@
 /* trace.c — W3C traceparent parsing and formatting, and random trace/span ids (see trace.h).
  * The gateway calls these once per request (server.c). */
 #include "core/trace.h"
+#include "core/hash.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -89,22 +90,12 @@ void fl_trace_random_id(uint8_t *out, size_t n)
     } while (all_zero(out, n));
 }
 
-void fl_trace_hex(const uint8_t *bytes, size_t n, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[bytes[i] >> 4];
-        out[2 * i + 1] = digits[bytes[i] & 15];
-    }
-    out[2 * n] = 0;
-}
-
 void fl_trace_parent_format(const uint8_t trace_id[FL_TRACE_ID_BYTES],
                             const uint8_t span_id[FL_SPAN_ID_BYTES], uint8_t flags, char *out)
 {
     char t[2 * FL_TRACE_ID_BYTES + 1], s[2 * FL_SPAN_ID_BYTES + 1], f[3];
-    fl_trace_hex(trace_id, FL_TRACE_ID_BYTES, t);
-    fl_trace_hex(span_id, FL_SPAN_ID_BYTES, s);
-    fl_trace_hex(&flags, 1, f);
+    fl_hex_encode(trace_id, FL_TRACE_ID_BYTES, t);
+    fl_hex_encode(span_id, FL_SPAN_ID_BYTES, s);
+    fl_hex_encode(&flags, 1, f);
     snprintf(out, FL_TRACEPARENT_LEN + 1, "00-%s-%s-%s", t, s, f);
 }

@@ -31,8 +31,7 @@ int fl_trace_parent_parse(const char *value, size_t len, fl_trace_context *out);
  * from getrandom(2): ids must be unique, not secret. */
 void fl_trace_random_id(uint8_t *out, size_t n);
 
-/* Lowercase hex of n bytes into out (2n + 1 bytes, NUL-terminated). */
-void fl_trace_hex(const uint8_t *bytes, size_t n, char *out);
+/* (Hex encoding: fl_hex_encode in core/hash.h.) */
 
 /* "00-<trace>-<span>-<flags>" into out (FL_TRACEPARENT_LEN + 1 bytes). */
 void fl_trace_parent_format(const uint8_t trace_id[FL_TRACE_ID_BYTES],

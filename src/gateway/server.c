@@ -29,7 +29,7 @@ static void trace_begin(fl_request *req)
         fl_trace_random_id(req->trace_id, sizeof req->trace_id);
     }
     fl_trace_random_id(req->span_id, sizeof req->span_id);
-    fl_trace_hex(req->trace_id, sizeof req->trace_id, req->trace_id_hex);
+    fl_hex_encode(req->trace_id, sizeof req->trace_id, req->trace_id_hex);
     fl_trace_parent_format(req->trace_id, req->span_id, flags, req->traceparent);
 }
 

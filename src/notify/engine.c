@@ -90,6 +90,17 @@ struct fl_alert_engine {
     int checks_off;             /* fl_alert_engine_stop_checks was called */
 };
 
+/* The CLOCK_REALTIME deadline pthread_cond_timedwait wants, us from now. */
+static struct timespec deadline_after(int64_t us)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t ns = ts.tv_nsec + (us % FL_US_PER_SEC) * 1000;
+    ts.tv_sec += us / FL_US_PER_SEC + ns / 1000000000;
+    ts.tv_nsec = ns % 1000000000;
+    return ts;
+}
+
 /* ---- per-shard device tables (observer side) ---------------------------------------------- */
 
 static uint64_t hash_id(const char *p, size_t n)
@@ -701,11 +712,7 @@ static void *engine_main(void *arg)
             int64_t wait = next_tick - fl_time_mono_us();
             if (wait <= 0)
                 break;
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            int64_t ns = ts.tv_nsec + (wait % FL_US_PER_SEC) * 1000;
-            ts.tv_sec += wait / FL_US_PER_SEC + ns / 1000000000;
-            ts.tv_nsec = ns % 1000000000;
+            struct timespec ts = deadline_after(wait);
             pthread_cond_timedwait(&e->q_nonempty, &e->q_lock, &ts);
         }
         while (batch && e->q_len && n < 256) {
@@ -987,11 +994,7 @@ int fl_alert_engine_events(fl_alert_engine *e, uint64_t *cursor, const fl_access
     int frames = 0;
     pthread_mutex_lock(&e->ring_lock);
     if (e->ring_seq == *cursor && timeout_us > 0) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        int64_t ns = ts.tv_nsec + (timeout_us % FL_US_PER_SEC) * 1000;
-        ts.tv_sec += timeout_us / FL_US_PER_SEC + ns / 1000000000;
-        ts.tv_nsec = ns % 1000000000;
+        struct timespec ts = deadline_after(timeout_us);
         pthread_cond_timedwait(&e->ring_cond, &e->ring_lock, &ts);
     }
     uint64_t from = *cursor + 1;
@@ -1082,11 +1085,7 @@ uint64_t fl_alert_engine_wait_change(fl_alert_engine *e, uint64_t seen, int64_t 
 {
     pthread_mutex_lock(&e->ring_lock);
     if (e->ring_seq == seen && timeout_us > 0) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        int64_t ns = ts.tv_nsec + (timeout_us % FL_US_PER_SEC) * 1000;
-        ts.tv_sec += timeout_us / FL_US_PER_SEC + ns / 1000000000;
-        ts.tv_nsec = ns % 1000000000;
+        struct timespec ts = deadline_after(timeout_us);
         pthread_cond_timedwait(&e->ring_cond, &e->ring_lock, &ts);
     }
     uint64_t now = e->ring_seq;

@@ -86,22 +86,12 @@ static int parse_one(const fl_config *cfg, const fl_rule_config *c, rule *r, cha
         r->after_us = cfg->process_offline_after_s * FL_US_PER_SEC;
     r->cooldown_us = c->cooldown_s * FL_US_PER_SEC;
     r->renotify_us = c->renotify_s * FL_US_PER_SEC;
-    for (const char *p = c->fleets; *p;) {
-        const char *comma = strchr(p, ',');
-        size_t n = comma ? (size_t)(comma - p) : strlen(p);
-        int64_t found = -1;
-        for (int64_t i = 0; i < cfg->fleet_count && i < 64; i++)
-            if (strlen(cfg->fleets[i].name) == n && strncmp(cfg->fleets[i].name, p, n) == 0)
-                found = i;
-        if (found < 0) {
-            snprintf(err, errlen, "[rule.%s] fleets: '%.*s' is not a [fleet.NAME] section",
-                     c->name, (int)(n > 64 ? 64 : n), p);
-            return FL_ECONFIG;
-        }
-        r->fleet_mask |= UINT64_C(1) << found;
-        if (!comma)
-            break;
-        p = comma + 1;
+    const char *bad;
+    size_t bad_len;
+    if (fl_fleet_mask_of_names(cfg, c->fleets, &r->fleet_mask, &bad, &bad_len)) {
+        snprintf(err, errlen, "[rule.%s] fleets: '%.*s' is not a [fleet.NAME] section", c->name,
+                 (int)(bad_len > 64 ? 64 : bad_len), bad);
+        return FL_ECONFIG;
     }
     return 0;
 }

@@ -42,7 +42,7 @@ void fl_enrich(const fl_tz *tz, const fl_record *rec, fl_processed *out)
     out->timestamp_us = rec->timestamp_us;
     out->present = rec->present & REC_SENSORS;
     if (rec->present & FL_REC_TRACE)
-        fl_trace_hex(rec->trace_id, sizeof rec->trace_id, out->trace_id);
+        fl_hex_encode(rec->trace_id, sizeof rec->trace_id, out->trace_id);
     const double values[] = {rec->temperature, rec->humidity, rec->pressure};
     static const uint32_t bits[] = {FL_REC_TEMPERATURE, FL_REC_HUMIDITY, FL_REC_PRESSURE};
     for (int i = 0; i < METRICS; i++)

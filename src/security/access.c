@@ -40,6 +40,32 @@ static int matches_any(const char *patterns, const char *device)
     return 0;
 }
 
+int fl_fleet_mask_of_names(const fl_config *cfg, const char *names, uint64_t *mask,
+                           const char **bad, size_t *bad_len)
+{
+    *mask = 0;
+    for (const char *p = names; *p;) {
+        const char *comma = strchr(p, ',');
+        size_t n = comma ? (size_t)(comma - p) : strlen(p);
+        int64_t found = -1;
+        for (int64_t i = 0; i < cfg->fleet_count && i < 64; i++)
+            if (strlen(cfg->fleets[i].name) == n && strncmp(cfg->fleets[i].name, p, n) == 0)
+                found = i;
+        if (found < 0) {
+            if (bad)
+                *bad = p;
+            if (bad_len)
+                *bad_len = n;
+            return FL_EINVAL;
+        }
+        *mask |= UINT64_C(1) << found;
+        if (!comma)
+            break;
+        p = comma + 1;
+    }
+    return 0;
+}
+
 uint64_t fl_fleet_mask_of_device(const fl_config *cfg, const char *device_id, size_t len)
 {
     char dev[129];
@@ -69,20 +95,8 @@ int fl_access_from_key(fl_access *a, const fl_key_info *k, const fl_config *cfg)
     a->role = k->role;
     a->max_class = k->max_class;
     a->cfg = cfg;
-    for (const char *p = k->fleets; *p;) {
-        const char *comma = strchr(p, ',');
-        size_t n = comma ? (size_t)(comma - p) : strlen(p);
-        int64_t found = -1;
-        for (int64_t i = 0; i < cfg->fleet_count && i < 64; i++)
-            if (strlen(cfg->fleets[i].name) == n && strncmp(cfg->fleets[i].name, p, n) == 0)
-                found = i;
-        if (found < 0)
-            return FL_EINVAL;
-        a->fleet_mask |= UINT64_C(1) << found;
-        if (!comma)
-            break;
-        p = comma + 1;
-    }
+    if (fl_fleet_mask_of_names(cfg, k->fleets, &a->fleet_mask, NULL, NULL))
+        return FL_EINVAL;
     if (k->devices[0]) {
         size_t n = strlen(k->devices);
         if (n + 3 > sizeof a->devices)

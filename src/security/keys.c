@@ -55,16 +55,6 @@ static int exec(sqlite3 *db, const char *sql)
     return sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : FL_ESQLITE;
 }
 
-static void hex(const unsigned char *in, size_t n, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[in[i] >> 4];
-        out[2 * i + 1] = digits[in[i] & 15];
-    }
-    out[2 * n] = 0;
-}
-
 static int unhex(const char *in, unsigned char *out, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
@@ -309,14 +299,14 @@ int fl_keystore_create(fl_keystore *ks, const fl_key_info *spec, char token[FL_K
     if (RAND_bytes(idb, sizeof idb) != 1 || RAND_bytes(secret, sizeof secret) != 1)
         return FL_EINVAL;
     fl_key_info k = *spec;
-    hex(idb, sizeof idb, k.id);
+    fl_hex_encode(idb, sizeof idb, k.id);
     char secret_text[FL_KEY_SECRET_LEN + 2], sha_hex[65];
     base64url(secret, sizeof secret, secret_text);
     OPENSSL_cleanse(secret, sizeof secret);
     int rc = sha256(secret_text, strlen(secret_text), sha);
     if (rc)
         return rc;
-    hex(sha, sizeof sha, sha_hex);
+    fl_hex_encode(sha, sizeof sha, sha_hex);
     k.created_at = fl_time_now_us();
     k.revoked_at = -1;
     pthread_mutex_lock(&ks->mu);

@@ -90,6 +90,10 @@ extern const size_t fl_policy_table_len;
 
 /* 1 when name is a fleet defined in the configuration. */
 int fl_fleet_exists(const fl_config *cfg, const char *name);
+/* The fleet bits of a comma-separated list of fleet names. FL_EINVAL for a name the
+ * configuration lacks: *bad and *bad_len (if not NULL) point at it in names. */
+FL_MUST_USE int fl_fleet_mask_of_names(const fl_config *cfg, const char *names, uint64_t *mask,
+                                       const char **bad, size_t *bad_len);
 /* Bit i set when the device belongs to the configuration's fleet i (glob patterns). */
 uint64_t fl_fleet_mask_of_device(const fl_config *cfg, const char *device_id, size_t len);
 
