@@ -85,7 +85,7 @@ static void random_ids(void **state)
     uint8_t span[FL_SPAN_ID_BYTES];
     fl_trace_random_id(span, sizeof span);
     char hex[2 * FL_SPAN_ID_BYTES + 1], tp[FL_TRACEPARENT_LEN + 1];
-    fl_trace_hex(span, sizeof span, hex);
+    fl_hex_encode(span, sizeof span, hex);
     assert_int_equal(strlen(hex), 16);
     fl_trace_parent_format(ids[0], span, 1, tp);
     fl_trace_context back;
