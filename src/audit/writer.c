@@ -532,11 +532,7 @@ static void *thread_main(void *arg)
     fl_audit_log *log = arg;
     pthread_mutex_lock(&log->mu);
     while (!log->stopping) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        int64_t ns = ts.tv_nsec + (log->o.fsync_interval_ms % 1000) * 1000000;
-        ts.tv_sec += log->o.fsync_interval_ms / 1000 + ns / 1000000000;
-        ts.tv_nsec = ns % 1000000000;
+        struct timespec ts = fl_time_deadline_us(log->o.fsync_interval_ms * FL_US_PER_MS);
         pthread_cond_timedwait(&log->cond, &log->mu, &ts);
         if (log->stopping)
             break;

@@ -170,3 +170,13 @@ int fl_time_parse_duration(const char *s, int64_t *out_us)
     *out_us = (int64_t)r;
     return 0;
 }
+
+struct timespec fl_time_deadline_us(int64_t us)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t ns = (int64_t)ts.tv_nsec + (us % FL_US_PER_SEC) * 1000;
+    ts.tv_sec += (time_t)(us / FL_US_PER_SEC + ns / 1000000000);
+    ts.tv_nsec = (long)(ns % 1000000000);
+    return ts;
+}

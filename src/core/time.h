@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "core/error.h"
 
@@ -14,6 +15,8 @@
 
 int64_t fl_time_now_us(void);   /* CLOCK_REALTIME */
 int64_t fl_time_mono_us(void);  /* CLOCK_MONOTONIC */
+/* The CLOCK_REALTIME deadline us from now, as pthread_cond_timedwait wants it. */
+struct timespec fl_time_deadline_us(int64_t us);
 
 /* Days since 1970-01-01 for a proleptic Gregorian date (Howard Hinnant's algorithm). */
 int64_t fl_time_days_from_civil(int64_t y, unsigned m, unsigned d);

@@ -22,11 +22,7 @@ struct fl_summary_job {
 /* Sleep up to us, or until stop. Returns 1 if stopping. */
 static int nap(fl_summary_job *j, int64_t us)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    int64_t ns = (int64_t)ts.tv_nsec + (us % FL_US_PER_SEC) * 1000;
-    ts.tv_sec += (time_t)(us / FL_US_PER_SEC + ns / 1000000000);
-    ts.tv_nsec = (long)(ns % 1000000000);
+    struct timespec ts = fl_time_deadline_us(us);
     pthread_mutex_lock(&j->mu);
     if (!atomic_load(&j->stop))
         pthread_cond_timedwait(&j->wake, &j->mu, &ts);

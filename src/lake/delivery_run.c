@@ -56,11 +56,7 @@ static int is_stopping(fl_delivery *d)
 /* Sleep up to us, or until stop is requested. */
 static void nap(fl_delivery *d, int64_t us)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    int64_t ns = (int64_t)ts.tv_nsec + (us % FL_US_PER_SEC) * 1000;
-    ts.tv_sec += (time_t)(us / FL_US_PER_SEC + ns / 1000000000);
-    ts.tv_nsec = (long)(ns % 1000000000);
+    struct timespec ts = fl_time_deadline_us(us);
     pthread_mutex_lock(&d->lock);
     if (!d->stopping)
         pthread_cond_timedwait(&d->wake, &d->lock, &ts);

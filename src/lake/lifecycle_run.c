@@ -33,11 +33,7 @@ struct fl_lifecycle_runner {
 /* Sleep up to us, or until stop. Returns 1 if stopping. */
 static int nap(fl_lifecycle_runner *r, int64_t us)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    int64_t ns = (int64_t)ts.tv_nsec + (us % FL_US_PER_SEC) * 1000;
-    ts.tv_sec += (time_t)(us / FL_US_PER_SEC + ns / 1000000000);
-    ts.tv_nsec = (long)(ns % 1000000000);
+    struct timespec ts = fl_time_deadline_us(us);
     pthread_mutex_lock(&r->mu);
     if (!atomic_load(&r->stop))
         pthread_cond_timedwait(&r->wake, &r->mu, &ts);

@@ -85,20 +85,18 @@ struct fl_alert_engine {
     uint64_t ring_seq; /* last seq published */
     /* metrics */
     fl_counter_family *events_total; /* kind */
-    fl_counter *suppressed, *notify_errors, *dropped;
+    /* fleetlake_alert_events_total series, resolved once; all NULL without a registry */
+    fl_counter *opened, *auto_resolved, *acknowledged, *resolved, *suppressed, *notify_errors,
+        *dropped;
     pthread_mutex_t check_lock; /* held while the registry is rendered (pipeline checks) */
     int checks_off;             /* fl_alert_engine_stop_checks was called */
 };
 
-/* The CLOCK_REALTIME deadline pthread_cond_timedwait wants, us from now. */
-static struct timespec deadline_after(int64_t us)
+/* Count an event (no-op without a metrics registry). */
+static void count(fl_counter *c, uint64_t n)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    int64_t ns = ts.tv_nsec + (us % FL_US_PER_SEC) * 1000;
-    ts.tv_sec += us / FL_US_PER_SEC + ns / 1000000000;
-    ts.tv_nsec = ns % 1000000000;
-    return ts;
+    if (c)
+        fl_counter_add(c, n);
 }
 
 /* ---- per-shard device tables (observer side) ---------------------------------------------- */
@@ -184,8 +182,8 @@ static void enqueue_events(fl_alert_engine *e, const alert_event *evs, size_t n)
         }
         e->queue[(e->q_head + e->q_len++) % QUEUE_CAP] = evs[i];
     }
-    if (dropped && e->dropped)
-        fl_counter_add(e->dropped, dropped);
+    if (dropped)
+        count(e->dropped, dropped);
     pthread_cond_signal(&e->q_nonempty);
     pthread_mutex_unlock(&e->q_lock);
 }
@@ -373,7 +371,7 @@ static int apply(fl_alert_engine *e, const alert_event *ev, fl_alert *changed, i
         snprintf(a.resolved_by, sizeof a.resolved_by, "auto");
         if ((rc = notify(e, &a, FL_NOTIFY_RESOLVE)) || (rc = fl_alert_store_update(e->db, &a, now)))
             return rc;
-        fl_counter_add(fl_counter_series(e->events_total, "auto_resolved", NULL), 1);
+        count(e->auto_resolved, 1);
         *changed = a;
         return 1;
     }
@@ -389,7 +387,7 @@ static int apply(fl_alert_engine *e, const alert_event *ev, fl_alert *changed, i
     if ((rc = fl_alert_store_last_resolved(e->db, key, &last)))
         return rc;
     if (last >= 0 && now - last < r->cooldown_us) {
-        fl_counter_add(e->suppressed, 1);
+        count(e->suppressed, 1);
         return 0;
     }
     memset(&a, 0, sizeof a);
@@ -413,7 +411,7 @@ static int apply(fl_alert_engine *e, const alert_event *ev, fl_alert *changed, i
     if ((rc = fl_alert_store_insert(e->db, &a, now)) || (rc = notify(e, &a, FL_NOTIFY_TRIGGER)) ||
         (rc = fl_alert_store_update(e->db, &a, now)))
         return rc;
-    fl_counter_add(fl_counter_series(e->events_total, "opened", NULL), 1);
+    count(e->opened, 1);
     *changed = a;
     return 1;
 }
@@ -457,7 +455,7 @@ static void apply_batch(fl_alert_engine *e, const alert_event *evs, size_t n)
     if (rc) {
         (void)exec(e->db, "ROLLBACK");
         nc = 0;
-        fl_counter_add(e->notify_errors, 1);
+        count(e->notify_errors, 1);
         FL_ERROR(MODULE, "cannot store %zu alert event(s): %s (%s)", n, fl_strerror(rc),
                  sqlite3_errmsg(e->db));
     }
@@ -712,7 +710,7 @@ static void *engine_main(void *arg)
             int64_t wait = next_tick - fl_time_mono_us();
             if (wait <= 0)
                 break;
-            struct timespec ts = deadline_after(wait);
+            struct timespec ts = fl_time_deadline_us(wait);
             pthread_cond_timedwait(&e->q_nonempty, &e->q_lock, &ts);
         }
         while (batch && e->q_len && n < 256) {
@@ -859,6 +857,10 @@ int fl_alert_engine_start(const fl_alert_engine_deps *deps, fl_alert_engine **ou
         e->suppressed = fl_counter_series(e->events_total, "suppressed", NULL);
         e->notify_errors = fl_counter_series(e->events_total, "store_errors", NULL);
         e->dropped = fl_counter_series(e->events_total, "dropped", NULL);
+        e->opened = fl_counter_series(e->events_total, "opened", NULL);
+        e->auto_resolved = fl_counter_series(e->events_total, "auto_resolved", NULL);
+        e->acknowledged = fl_counter_series(e->events_total, "acknowledged", NULL);
+        e->resolved = fl_counter_series(e->events_total, "resolved", NULL);
         if ((rc = fl_metrics_add_collector(deps->metrics, collect, e)))
             goto fail;
     }
@@ -966,11 +968,7 @@ static int transition(fl_alert_engine *e, int64_t id, fl_alert_state to, const c
     pthread_mutex_unlock(&e->db_lock);
     if (rc)
         return rc;
-    if (e->events_total)
-        fl_counter_add(fl_counter_series(e->events_total,
-                                         to == FL_ALERT_ACKNOWLEDGED ? "acknowledged" : "resolved",
-                                         NULL),
-                       1);
+    count(to == FL_ALERT_ACKNOWLEDGED ? e->acknowledged : e->resolved, 1);
     *out = a;
     publish(e, &a, 1);
     return 0;
@@ -994,7 +992,7 @@ int fl_alert_engine_events(fl_alert_engine *e, uint64_t *cursor, const fl_access
     int frames = 0;
     pthread_mutex_lock(&e->ring_lock);
     if (e->ring_seq == *cursor && timeout_us > 0) {
-        struct timespec ts = deadline_after(timeout_us);
+        struct timespec ts = fl_time_deadline_us(timeout_us);
         pthread_cond_timedwait(&e->ring_cond, &e->ring_lock, &ts);
     }
     uint64_t from = *cursor + 1;
@@ -1085,7 +1083,7 @@ uint64_t fl_alert_engine_wait_change(fl_alert_engine *e, uint64_t seen, int64_t 
 {
     pthread_mutex_lock(&e->ring_lock);
     if (e->ring_seq == seen && timeout_us > 0) {
-        struct timespec ts = deadline_after(timeout_us);
+        struct timespec ts = fl_time_deadline_us(timeout_us);
         pthread_cond_timedwait(&e->ring_cond, &e->ring_lock, &ts);
     }
     uint64_t now = e->ring_seq;
