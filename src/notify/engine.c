@@ -15,7 +15,6 @@
 #define RING_CAP 1024
 #define TICK_US (1000 * 1000)
 #define SIGNAL_WINDOW 60   /* seconds of samples for rate signals */
-#define DEVICES_PER_SHARD_MAX 1000000
 
 /* Per-device state of the per-reading rules and offline rules (one shard's table). */
 typedef struct dev_rule_state {
@@ -37,6 +36,7 @@ typedef struct shard_table {
     pthread_mutex_t lock;
     device **buckets;
     size_t nbuckets, count;
+    size_t cap; /* devices tracked at most: process.max_devices_per_shard (x shards for quality) */
 } shard_table;
 
 /* Samples of the counters the rate signals need, one per tick. */
@@ -124,7 +124,7 @@ static device *device_get(fl_alert_engine *e, shard_table *t, const char *id, si
     for (device *d = t->buckets[h % t->nbuckets]; d; d = d->next)
         if (d->id_len == n && memcmp(d->id, id, n) == 0)
             return d;
-    if (t->count >= DEVICES_PER_SHARD_MAX)
+    if (t->count >= t->cap)
         return NULL;
     if (t->count >= t->nbuckets * 2) { /* grow */
         size_t nb = t->nbuckets * 4;
@@ -816,9 +816,12 @@ int fl_alert_engine_start(const fl_alert_engine_deps *deps, fl_alert_engine **ou
     pthread_cond_init(&e->q_nonfull, NULL);
     pthread_mutex_init(&e->ring_lock, NULL);
     pthread_cond_init(&e->ring_cond, NULL);
-    for (size_t s = 0; s < SHARDS_MAX; s++)
+    for (size_t s = 0; s < SHARDS_MAX; s++) {
         pthread_mutex_init(&e->shards[s].lock, NULL);
+        e->shards[s].cap = (size_t)deps->cfg->process_max_devices_per_shard;
+    }
     pthread_mutex_init(&e->quality.lock, NULL);
+    e->quality.cap = (size_t)(deps->cfg->process_max_devices_per_shard * deps->cfg->shards);
     for (size_t i = 0; i < RULES_MAX; i++)
         e->pstate[i].cond_since = e->pstate[i].clear_since = -1;
     e->queue = fl_malloc(QUEUE_CAP * sizeof *e->queue);
