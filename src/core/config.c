@@ -645,7 +645,8 @@ const fl_config_instance_type fl_config_instance_types[] = {
      "0.999 for 300 s, critical), pipeline_consumer_lag (consumer_lag > 1000000 for 60 s, "
      "warning), pipeline_free_disk (free_disk < 0.1 for 60 s, critical), "
      "pipeline_fsync_latency (fsync_latency_ms > 500 for 60 s, warning). `serve "
-     "--print-config` lists them.",
+     "--print-config` lists them. Rules can also be made while serve runs through "
+     "/v1/rules (stored in meta.db); a NAME defined here belongs to the configuration.",
      "[rule.hot_cargo]\ntype = threshold\nfield = temperature\nop = >\nvalue = 8\ncount = 3\n"
      "severity = critical\nfleets = seoul"},
     {"channel", channel_entries, sizeof channel_entries / sizeof channel_entries[0],
@@ -662,6 +663,27 @@ const fl_config_instance_type fl_config_instance_types[] = {
 };
 const size_t fl_config_instance_type_count =
     sizeof fl_config_instance_types / sizeof fl_config_instance_types[0];
+
+/* Fill inst with the defaults of it and the name (nlen bytes, already checked). */
+static void instance_defaults(const fl_config_instance_type *it, char *inst, const char *name,
+                              size_t nlen)
+{
+    memset(inst, 0, it->instance_size);
+    char errd[8];
+    for (size_t i = 0; i < it->entry_count; i++) /* defaults cannot fail */
+        (void)set_field(inst, &it->entries[i], it->entries[i].name, it->entries[i].default_value,
+                        errd, sizeof errd);
+    memcpy(inst + it->name_offset, name, nlen);
+    inst[it->name_offset + nlen] = 0;
+}
+
+static const fl_config_instance_type *instance_type(const char *prefix)
+{
+    for (size_t t = 0; t < fl_config_instance_type_count; t++)
+        if (strcmp(fl_config_instance_types[t].prefix, prefix) == 0)
+            return &fl_config_instance_types[t];
+    return NULL;
+}
 
 static int valid_instance_name(const char *s, size_t n)
 {
@@ -722,13 +744,7 @@ static int set_instance_value(fl_config *cfg, const char *name, const char *valu
         }
         /* A new instance: defaults, then the key; it exists only if the key was valid. */
         inst = array + (size_t)*count * it->instance_size;
-        memset(inst, 0, it->instance_size);
-        char errd[8];
-        for (size_t i = 0; i < it->entry_count; i++) /* defaults cannot fail */
-            (void)set_field(inst, &it->entries[i], it->entries[i].name,
-                            it->entries[i].default_value, errd, sizeof errd);
-        memcpy(inst + it->name_offset, iname, nlen);
-        inst[it->name_offset + nlen] = 0;
+        instance_defaults(it, inst, iname, nlen);
         int rc = set_field(inst, e, name, value, err, errlen);
         if (rc)
             memset(inst, 0, it->instance_size);
@@ -751,6 +767,35 @@ int fl_config_set_value(fl_config *cfg, const char *name, const char *value, cha
         return FL_ECONFIG;
     }
     return rc;
+}
+
+int fl_config_instance_init(const char *prefix, void *inst, const char *name, char *err,
+                            size_t errlen)
+{
+    const fl_config_instance_type *it = instance_type(prefix);
+    if (!it)
+        return FL_ENOTFOUND;
+    size_t n = strlen(name);
+    if (!valid_instance_name(name, n) || n >= it->name_size) {
+        snprintf(err, errlen, "name '%.80s' must be 1-%zu of [A-Za-z0-9_-]", name,
+                 it->name_size - 1);
+        return FL_ECONFIG;
+    }
+    instance_defaults(it, inst, name, n);
+    return 0;
+}
+
+int fl_config_instance_set(const char *prefix, void *inst, const char *key, const char *value,
+                           char *err, size_t errlen)
+{
+    const fl_config_instance_type *it = instance_type(prefix);
+    if (!it)
+        return FL_ENOTFOUND;
+    for (size_t i = 0; i < it->entry_count; i++)
+        if (strcmp(it->entries[i].name, key) == 0)
+            return set_field(inst, &it->entries[i], key, value, err, errlen);
+    snprintf(err, errlen, "unknown key '%.80s'", key);
+    return FL_ECONFIG;
 }
 
 /* Built-in named instances, present unless the configuration changes or disables them
@@ -788,6 +833,18 @@ static const char *const builtin_instances[] = {
     "rule.pipeline_fsync_latency.value=500",
     "rule.pipeline_fsync_latency.after_s=60",
 };
+
+int fl_config_instance_builtin(const char *prefix, const char *name)
+{
+    size_t pl = strlen(prefix), nl = strlen(name);
+    for (size_t i = 0; i < sizeof builtin_instances / sizeof builtin_instances[0]; i++) {
+        const char *b = builtin_instances[i];
+        if (strncmp(b, prefix, pl) == 0 && b[pl] == '.' && strncmp(b + pl + 1, name, nl) == 0 &&
+            b[pl + 1 + nl] == '.')
+            return 1;
+    }
+    return 0;
+}
 
 void fl_config_defaults(fl_config *cfg)
 {

@@ -238,6 +238,16 @@ FL_MUST_USE int fl_config_set(fl_config *cfg, const char *assignment, char *err,
 /* Set one key by name to a textual value, with validation. */
 FL_MUST_USE int fl_config_set_value(fl_config *cfg, const char *name, const char *value, char *err,
                                     size_t errlen);
+/* One [prefix.NAME] instance outside an fl_config (an alert rule sent through the API): fill
+ * inst (the kind's instance_size bytes) with the kind's defaults and name. FL_ENOTFOUND for an
+ * unknown prefix, FL_ECONFIG (err says why) for a bad name. */
+FL_MUST_USE int fl_config_instance_init(const char *prefix, void *inst, const char *name, char *err,
+                                        size_t errlen);
+/* Set one key of such an instance from text, with the file's validation; err names the key. */
+FL_MUST_USE int fl_config_instance_set(const char *prefix, void *inst, const char *key,
+                                       const char *value, char *err, size_t errlen);
+/* 1 when [prefix.NAME] is a built-in instance (one that exists without any configuration). */
+int fl_config_instance_builtin(const char *prefix, const char *name);
 /* Write the effective configuration, one "section.key = value" per line. */
 void fl_config_dump(const fl_config *cfg, FILE *out);
 /* Write the documented sample config (the content of fleetlake.conf.example). */

@@ -1,10 +1,12 @@
 /* mem.c — the allocator seam (fault injection for tests) and fl_buf. */
 #include "core/mem.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static atomic_long fail_countdown = -1;
 
@@ -142,6 +144,20 @@ static size_t utf8_seq_len(const unsigned char *s, size_t n)
         cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
         return 0;
     return len;
+}
+
+int fl_buf_append_double(fl_buf *b, double v)
+{
+    if (!isfinite(v))
+        return fl_buf_append_cstr(b, "null");
+    static const char *const formats[] = {"%.15g", "%.16g", "%.17g"};
+    char t[40];
+    for (int i = 0; i < 3; i++) {
+        snprintf(t, sizeof t, formats[i], v);
+        if (strtod(t, NULL) == v)
+            break;
+    }
+    return fl_buf_append_cstr(b, t);
 }
 
 int fl_buf_append_json_string(fl_buf *b, const char *s, size_t n)

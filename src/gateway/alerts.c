@@ -21,7 +21,7 @@ static const char *arg(fl_request *req, const char *name)
     return v && *v ? v : NULL;
 }
 
-static int unavailable(fl_gateway *gw, fl_request *req)
+int fl_gateway_alerts_unavailable(fl_gateway *gw, fl_request *req)
 {
     if (gw->deps.alerts)
         return 0;
@@ -31,7 +31,7 @@ static int unavailable(fl_gateway *gw, fl_request *req)
 
 void fl_handle_alerts(fl_gateway *gw, fl_request *req)
 {
-    if (unavailable(gw, req))
+    if (fl_gateway_alerts_unavailable(gw, req))
         return;
     fl_alert_filter f = {.state = -1, .min_severity = -1, .access = &req->access};
     const char *st = arg(req, "state"), *sev = arg(req, "severity"), *lim = arg(req, "limit"),
@@ -100,7 +100,7 @@ void fl_handle_alerts(fl_gateway *gw, fl_request *req)
 /* POST /v1/alerts/{id}/ack | /resolve */
 void fl_handle_alert_action(fl_gateway *gw, fl_request *req)
 {
-    if (unavailable(gw, req))
+    if (fl_gateway_alerts_unavailable(gw, req))
         return;
     const char *rest = req->url + strlen("/v1/alerts/");
     char *end;
@@ -256,7 +256,7 @@ void fl_gateway_events_stop(fl_gateway *gw)
 
 void fl_handle_events(fl_gateway *gw, fl_request *req)
 {
-    if (unavailable(gw, req))
+    if (fl_gateway_alerts_unavailable(gw, req))
         return;
     if (atomic_fetch_add(&gw->event_streams, 1) >= gw->deps.cfg->max_event_streams) {
         atomic_fetch_sub(&gw->event_streams, 1);
@@ -303,17 +303,4 @@ void fl_handle_events(fl_gateway *gw, fl_request *req)
         req->status = 200;
     }
     MHD_destroy_response(resp);
-}
-
-void fl_handle_rules(fl_gateway *gw, fl_request *req)
-{
-    if (unavailable(gw, req))
-        return;
-    fl_buf b = {0};
-    if (fl_alert_engine_rules_json(gw->deps.alerts, &b)) {
-        fl_buf_free(&b);
-        fl_respond_error(req, 500, "internal", "out of memory");
-        return;
-    }
-    fl_respond_json(req, 200, &b);
 }

@@ -50,3 +50,21 @@ void fl_gateway_audit_request(fl_gateway *gw, fl_request *req)
     int rc = fl_audit_append(gw->deps.audit, &ev); /* counted and logged by the log */
     (void)rc;
 }
+
+void fl_gateway_audit_admin(fl_gateway *gw, fl_request *req, const char *action,
+                            const char *resource, const char *detail)
+{
+    if (!gw->deps.audit)
+        return;
+    fl_audit_event ev = {.type = "admin",
+                         .key_id = req->key_id,
+                         .role = req->role,
+                         .action = action,
+                         .resource = resource,
+                         .result = "ok",
+                         .trace_id = req->trace_id_hex,
+                         .client = "",
+                         .detail = detail};
+    if (fl_audit_append(gw->deps.audit, &ev))
+        FL_ERROR("gateway", "audit trail: cannot record %s %s", action, resource);
+}

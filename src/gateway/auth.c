@@ -90,19 +90,6 @@ int fl_gateway_authorize(fl_gateway *gw, fl_request *req, const char *method)
 
 /* ---- key administration ------------------------------------------------------------------ */
 
-/* The administrative entry of a key change (the request's own entry follows on completion). */
-static void audit_key_change(fl_gateway *gw, fl_request *req, const char *action, const char *id,
-                             const char *detail)
-{
-    if (!gw->deps.audit)
-        return;
-    fl_audit_event ev = {.type = "admin", .key_id = req->key_id, .role = req->role,
-                         .action = action, .resource = id, .result = "ok",
-                         .trace_id = req->trace_id_hex, .client = "", .detail = detail};
-    if (fl_audit_append(gw->deps.audit, &ev))
-        FL_ERROR("gateway", "audit trail: cannot record %s %s", action, id);
-}
-
 static json_t *key_json(const fl_key_info *k)
 {
     char created[40], expires[40], revoked[40];
@@ -267,7 +254,7 @@ void fl_handle_keys_create(fl_gateway *gw, fl_request *req)
     char detail[2400];
     snprintf(detail, sizeof detail, "role=%s max_class=%s fleets=%s devices=%s",
              fl_role_name(info.role), fl_class_name(info.max_class), info.fleets, info.devices);
-    audit_key_change(gw, req, "keys.create", info.id, detail);
+    fl_gateway_audit_admin(gw, req, "keys.create", info.id, detail);
     json_t *out = key_json(&info);
     json_object_set_new(out, "key", json_string(token));
     OPENSSL_cleanse(token, sizeof token);
@@ -296,7 +283,7 @@ void fl_handle_keys_revoke(fl_gateway *gw, fl_request *req)
         fl_respond_error_retry(req, 503, 1, "unavailable", msg);
         return;
     }
-    audit_key_change(gw, req, "keys.revoke", id, NULL);
+    fl_gateway_audit_admin(gw, req, "keys.revoke", id, NULL);
     respond_json_value(req, 200, json_pack("{s:s, s:b}", "id", id, "revoked", 1));
 }
 

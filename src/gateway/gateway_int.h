@@ -183,6 +183,11 @@ void fl_handle_table(fl_gateway *gw, fl_request *req); /* /v1/tables/{name}[/ddl
 
 /* audit.c — append the completed request's audit entry (no-op without an audit log). */
 void fl_gateway_audit_request(fl_gateway *gw, fl_request *req);
+/* The administrative entry of a change made by req (a key created, a rule deleted...): type
+ * "admin", the action ("keys.create"), what it changed and optional detail. The request's own
+ * entry follows on completion. A failed append is logged. */
+void fl_gateway_audit_admin(fl_gateway *gw, fl_request *req, const char *action,
+                            const char *resource, const char *detail);
 /* auth.c: fl_gateway_authorize runs once the route is known, before the body is read; it
  * fills req->key_id/role/access, or responds 401/403/503 and returns 1. */
 FL_MUST_USE int fl_gateway_auth_init(fl_gateway *gw);
@@ -195,10 +200,15 @@ void fl_handle_keys_create(fl_gateway *gw, fl_request *req);
 void fl_handle_keys_revoke(fl_gateway *gw, fl_request *req); /* /v1/keys/{id}/revoke */
 void fl_handle_whoami(fl_gateway *gw, fl_request *req);
 /* alerts.c */
+/* Without an alert engine: answer 503 and return 1. */
+int fl_gateway_alerts_unavailable(fl_gateway *gw, fl_request *req);
 void fl_handle_alerts(fl_gateway *gw, fl_request *req);
 void fl_handle_alert_action(fl_gateway *gw, fl_request *req); /* /v1/alerts/{id}/ack|resolve */
 void fl_handle_events(fl_gateway *gw, fl_request *req);
-void fl_handle_rules(fl_gateway *gw, fl_request *req); /* GET /v1/rules */
+/* rules.c: GET/POST /v1/rules, GET/PUT/DELETE /v1/rules/{name} */
+void fl_handle_rules(fl_gateway *gw, fl_request *req);
+void fl_handle_rule_create(fl_gateway *gw, fl_request *req);
+void fl_handle_rule(fl_gateway *gw, fl_request *req);
 /* The event streams' notifier thread (started when there is an alert engine). */
 FL_MUST_USE int fl_gateway_events_start(fl_gateway *gw);
 void fl_gateway_events_stop(fl_gateway *gw);

@@ -24,6 +24,10 @@ const fl_route fl_gateway_routes[] = {
     {"POST", "/v1/alerts/", "/v1/alerts/{id}/{ack|resolve}", fl_handle_alert_action, 0, 1},
     {"GET", "/v1/events", "/v1/events", fl_handle_events, 0, 0},
     {"GET", "/v1/rules", "/v1/rules", fl_handle_rules, 0, 0},
+    {"POST", "/v1/rules", "/v1/rules", fl_handle_rule_create, 1, 0},
+    {"GET", "/v1/rules/", "/v1/rules/{name}", fl_handle_rule, 0, 1},
+    {"PUT", "/v1/rules/", "/v1/rules/{name}", fl_handle_rule, 1, 1},
+    {"DELETE", "/v1/rules/", "/v1/rules/{name}", fl_handle_rule, 0, 1},
     {"GET", "/", "/", fl_handle_dashboard_index, 0, 0},
     {"GET", "/ui/", "/ui/{file}", fl_handle_dashboard_file, 0, 1},
 };

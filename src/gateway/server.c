@@ -97,10 +97,8 @@ static void check_headers(fl_gateway *gw, fl_request *req, const char *method, c
         return;
     }
     if (!req->route) {
-        int known;
-        fl_gateway_route_find("GET", url, &known);
-        if (!known)
-            fl_gateway_route_find("POST", url, &known);
+        int known; /* a route of another method has this path */
+        fl_gateway_route_find(method, url, &known);
         if (known)
             fl_respond_error(req, 405, "method_not_allowed", "%s is not allowed on %s", method, url);
         else

@@ -11,92 +11,46 @@
 #include "notify/engine_int.h"
 
 #define MODULE "alerts"
-#define QUEUE_CAP 16384 /* events are transitions, not readings: ~2.8 MiB bounds a storm */
-#define RING_CAP 1024
+#define QUEUE_CAP 16384 /* events are transitions, not readings: ~3 MiB bounds a storm */
 #define TICK_US (1000 * 1000)
-#define SIGNAL_WINDOW 60   /* seconds of samples for rate signals */
-
-/* Per-device state of the per-reading rules and offline rules (one shard's table). */
-typedef struct dev_rule_state {
-    uint32_t bad, good;
-    uint8_t active;
-} dev_rule_state;
-
-typedef struct device {
-    struct device *next;
-    uint64_t fleet_mask;
-    int64_t last_arrival_us;
-    uint64_t offline_active; /* bit per offline rule */
-    uint8_t id_len;
-    char id[129];
-    dev_rule_state rs[]; /* one per rule (indexed like e->rules) */
-} device;
-
-typedef struct shard_table {
-    pthread_mutex_t lock;
-    device **buckets;
-    size_t nbuckets, count;
-    size_t cap; /* devices tracked at most: process.max_devices_per_shard (x shards for quality) */
-} shard_table;
-
-/* Samples of the counters the rate signals need, one per tick. */
-typedef struct sample {
-    int64_t at_us;
-    double records_all, records_rejected, records_accepted;
-    double http_all, http_5xx;
-    double fsync_sum, fsync_count;
-} sample;
-
-typedef struct pipeline_state {
-    int64_t cond_since, clear_since; /* µs, -1: not in that state */
-    int active;
-} pipeline_state;
-
-typedef struct ring_entry {
-    uint64_t seq;
-    fl_alert alert;
-} ring_entry;
-
-struct fl_alert_engine {
-    fl_alert_engine_deps deps;
-    rule rules[RULES_MAX];
-    size_t rule_count;
-    size_t dev_state_size;
-    sqlite3 *db;
-    pthread_mutex_t db_lock; /* the connection: engine thread and API callers */
-    /* event queue */
-    pthread_mutex_t q_lock;
-    pthread_cond_t q_nonempty, q_nonfull;
-    alert_event *queue;
-    size_t q_head, q_len;
-    int stopping;
-    pthread_t thread;
-    int started;
-    shard_table shards[SHARDS_MAX];
-    shard_table quality; /* device -> newest summarised hour seen (last_arrival_us) */
-    /* pipeline signals */
-    sample samples[SIGNAL_WINDOW + 1];
-    size_t nsamples, sample_next;
-    pipeline_state pstate[RULES_MAX];
-    /* server-sent events */
-    pthread_mutex_t ring_lock;
-    pthread_cond_t ring_cond;
-    ring_entry ring[RING_CAP];
-    uint64_t ring_seq; /* last seq published */
-    /* metrics */
-    fl_counter_family *events_total; /* kind */
-    /* fleetlake_alert_events_total series, resolved once; all NULL without a registry */
-    fl_counter *opened, *auto_resolved, *acknowledged, *resolved, *suppressed, *notify_errors,
-        *dropped;
-    pthread_mutex_t check_lock; /* held while the registry is rendered (pipeline checks) */
-    int checks_off;             /* fl_alert_engine_stop_checks was called */
-};
 
 /* Count an event (no-op without a metrics registry). */
 static void count(fl_counter *c, uint64_t n)
 {
     if (c)
         fl_counter_add(c, n);
+}
+
+/* ---- rule sets ------------------------------------------------------------------------------ */
+
+static ruleset *ruleset_ref(ruleset *rs)
+{
+    atomic_fetch_add(&rs->refs, 1);
+    return rs;
+}
+
+ruleset *fl_ruleset_get(fl_alert_engine *e)
+{
+    pthread_mutex_lock(&e->rules_lock);
+    ruleset *rs = ruleset_ref(e->rules);
+    pthread_mutex_unlock(&e->rules_lock);
+    return rs;
+}
+
+void fl_ruleset_put(ruleset *rs)
+{
+    if (rs && atomic_fetch_sub(&rs->refs, 1) == 1)
+        fl_free(rs);
+}
+
+const rule *fl_ruleset_find(const ruleset *rs, int index, uint64_t identity)
+{
+    if (index >= 0 && (size_t)index < rs->count && rs->rules[index].identity == identity)
+        return &rs->rules[index];
+    for (size_t i = 0; i < rs->count; i++)
+        if (rs->rules[i].identity == identity)
+            return &rs->rules[i];
+    return NULL;
 }
 
 /* ---- per-shard device tables (observer side) ---------------------------------------------- */
@@ -109,21 +63,31 @@ static uint64_t hash_id(const char *p, size_t n)
     return h;
 }
 
+/* The device, or NULL (caller holds t->lock). */
+static device *device_find(const shard_table *t, const char *id, size_t n)
+{
+    if (!t->buckets)
+        return NULL;
+    for (device *d = t->buckets[hash_id(id, n) % t->nbuckets]; d; d = d->next)
+        if (d->id_len == n && memcmp(d->id, id, n) == 0)
+            return d;
+    return NULL;
+}
+
 /* Find or add a device (caller holds t->lock). NULL when the table is full or out of memory. */
 static device *device_get(fl_alert_engine *e, shard_table *t, const char *id, size_t n)
 {
     if (n > 128)
         return NULL;
+    device *found = device_find(t, id, n);
+    if (found)
+        return found;
     if (!t->buckets) {
         t->nbuckets = 1024;
         t->buckets = fl_calloc(t->nbuckets, sizeof *t->buckets);
         if (!t->buckets)
             return NULL;
     }
-    uint64_t h = hash_id(id, n);
-    for (device *d = t->buckets[h % t->nbuckets]; d; d = d->next)
-        if (d->id_len == n && memcmp(d->id, id, n) == 0)
-            return d;
     if (t->count >= t->cap)
         return NULL;
     if (t->count >= t->nbuckets * 2) { /* grow */
@@ -142,24 +106,26 @@ static device *device_get(fl_alert_engine *e, shard_table *t, const char *id, si
             t->nbuckets = nb;
         }
     }
-    device *d = fl_calloc(1, sizeof *d + e->dev_state_size);
+    device *d = fl_calloc(1, sizeof *d + t->rules->count * sizeof(dev_rule_state));
     if (!d)
         return NULL;
     memcpy(d->id, id, n);
     d->id_len = (uint8_t)n;
     d->fleet_mask = fl_fleet_mask_of_device(e->deps.cfg, id, n);
-    size_t k = h % t->nbuckets;
+    size_t k = hash_id(id, n) % t->nbuckets;
     d->next = t->buckets[k];
     t->buckets[k] = d;
     t->count++;
     return d;
 }
 
-static void event_make(alert_event *ev, enum event_kind kind, int rule_index, const char *dev,
-                       size_t n, double value, int64_t at)
+/* Rule index i of rs, for device dev (n bytes, "" for pipeline rules). */
+static void event_make(alert_event *ev, enum event_kind kind, const ruleset *rs, size_t i,
+                       const char *dev, size_t n, double value, int64_t at)
 {
     ev->kind = kind;
-    ev->rule = rule_index;
+    ev->rule = (int)i;
+    ev->identity = rs->rules[i].identity;
     memcpy(ev->device, dev, n);
     ev->device[n] = 0;
     ev->value = value;
@@ -214,6 +180,7 @@ void fl_alert_engine_observe(void *ctx, uint32_t shard, const fl_processed *p, i
     alert_event evs[RULES_MAX];
     size_t nev = 0;
     pthread_mutex_lock(&t->lock);
+    const ruleset *rs = t->rules;
     device *d = device_get(e, t, p->device_id.ptr, p->device_id.len);
     if (!d) {
         pthread_mutex_unlock(&t->lock);
@@ -221,14 +188,14 @@ void fl_alert_engine_observe(void *ctx, uint32_t shard, const fl_processed *p, i
     }
     if (arrival_us > d->last_arrival_us)
         d->last_arrival_us = arrival_us;
-    for (size_t i = 0; i < e->rule_count && nev < RULES_MAX; i++) {
-        const rule *r = &e->rules[i];
+    for (size_t i = 0; i < rs->count && nev < RULES_MAX; i++) {
+        const rule *r = &rs->rules[i];
         if (r->fleet_mask && !(r->fleet_mask & d->fleet_mask))
             continue;
         if (r->type == RULE_OFFLINE) {
             if (d->offline_active & (UINT64_C(1) << (i % 64))) {
                 d->offline_active &= ~(UINT64_C(1) << (i % 64));
-                event_make(&evs[nev++], EV_CLEAR, (int)i, d->id, d->id_len, 0, arrival_us);
+                event_make(&evs[nev++], EV_CLEAR, rs, i, d->id, d->id_len, 0, arrival_us);
             }
             continue;
         }
@@ -242,19 +209,19 @@ void fl_alert_engine_observe(void *ctx, uint32_t shard, const fl_processed *p, i
             bad = fl_rule_holds(r->op, v, r->value);
         else
             continue; /* the field is absent: no evidence either way */
-        dev_rule_state *s = &d->rs[i];
+        dev_rule_state *s = &d->st[i];
         if (bad) {
             s->good = 0;
             if (++s->bad >= r->count && !s->active) {
                 s->active = 1;
-                event_make(&evs[nev++], EV_TRIGGER, (int)i, d->id, d->id_len, v, p->timestamp_us);
+                event_make(&evs[nev++], EV_TRIGGER, rs, i, d->id, d->id_len, v, p->timestamp_us);
             }
         } else {
             s->bad = 0;
             if (s->active && ++s->good >= r->clear_count) {
                 s->active = 0;
                 s->good = 0;
-                event_make(&evs[nev++], EV_CLEAR, (int)i, d->id, d->id_len, v, p->timestamp_us);
+                event_make(&evs[nev++], EV_CLEAR, rs, i, d->id, d->id_len, v, p->timestamp_us);
             }
         }
     }
@@ -274,14 +241,15 @@ void fl_alert_engine_observe_quality(void *ctx, const char *dev, size_t len, int
     pthread_mutex_lock(&e->quality.lock);
     device *d = device_get(e, &e->quality, dev, len);
     /* An hour recomputed after a newer one was seen (late data) says nothing about now. */
+    const ruleset *rs = e->quality.rules;
     if (d && hour_us >= d->last_arrival_us) {
         d->last_arrival_us = hour_us;
-        for (size_t i = 0; i < e->rule_count && nev < RULES_MAX; i++) {
-            const rule *r = &e->rules[i];
+        for (size_t i = 0; i < rs->count && nev < RULES_MAX; i++) {
+            const rule *r = &rs->rules[i];
             if (r->type != RULE_QUALITY || (r->fleet_mask && !(r->fleet_mask & d->fleet_mask)))
                 continue;
             int bad = fl_rule_holds(r->op, score, r->value);
-            event_make(&evs[nev++], bad ? EV_TRIGGER : EV_CLEAR, (int)i, d->id, d->id_len, score,
+            event_make(&evs[nev++], bad ? EV_TRIGGER : EV_CLEAR, rs, i, d->id, d->id_len, score,
                        hour_us);
         }
     }
@@ -292,9 +260,15 @@ void fl_alert_engine_observe_quality(void *ctx, const char *dev, size_t len, int
 
 /* ---- applying events (engine thread, db_lock held, inside a transaction) ------------------- */
 
-static int exec(sqlite3 *db, const char *sql)
+int fl_engine_exec(sqlite3 *db, const char *sql)
 {
     return sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : FL_ESQLITE;
+}
+
+void fl_engine_rollback(sqlite3 *db)
+{
+    /* Nothing to do when it fails: the transaction is then already gone. */
+    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 }
 
 static void dedup_key(const rule *r, const char *dev, char *out, size_t n)
@@ -352,10 +326,15 @@ static void summarize(const rule *r, const char *dev, double value, char *out, s
     }
 }
 
-/* Apply one event; *changed receives the alert when one changed (return 1), else 0. */
-static int apply(fl_alert_engine *e, const alert_event *ev, fl_alert *changed, int64_t now)
+/* Apply one event of rule set rs; *changed receives the alert when one changed (return 1),
+ * else 0. An event of a rule changed or deleted since it was made is stale: its rule's
+ * per-device state was laid out anew (fl_engine_adopt_rules), so it is dropped. */
+static int apply(fl_alert_engine *e, const ruleset *rs, const alert_event *ev, fl_alert *changed,
+                 int64_t now)
 {
-    const rule *r = &e->rules[ev->rule];
+    const rule *r = fl_ruleset_find(rs, ev->rule, ev->identity);
+    if (!r)
+        return 0;
     char key[256];
     dedup_key(r, ev->device, key, sizeof key);
     fl_alert a;
@@ -416,7 +395,7 @@ static int apply(fl_alert_engine *e, const alert_event *ev, fl_alert *changed, i
     return 1;
 }
 
-static void publish(fl_alert_engine *e, const fl_alert *alerts, size_t n)
+void fl_engine_publish(fl_alert_engine *e, const fl_alert *alerts, size_t n)
 {
     if (!n)
         return;
@@ -443,57 +422,74 @@ static void apply_batch(fl_alert_engine *e, const alert_event *evs, size_t n)
     size_t nc = 0;
     int64_t now = fl_time_now_us();
     pthread_mutex_lock(&e->db_lock);
-    int rc = exec(e->db, "BEGIN IMMEDIATE");
+    ruleset *rs = fl_ruleset_get(e); /* under db_lock: rule changes swap the set under it */
+    int rc = fl_engine_exec(e->db, "BEGIN IMMEDIATE");
     for (size_t i = 0; !rc && i < n; i++) {
-        int r = apply(e, &evs[i], &changed[nc], now);
+        int r = apply(e, rs, &evs[i], &changed[nc], now);
         if (r < 0)
             rc = r;
         else
             nc += (size_t)r;
     }
-    rc = rc ? rc : exec(e->db, "COMMIT");
+    rc = rc ? rc : fl_engine_exec(e->db, "COMMIT");
     if (rc) {
-        (void)exec(e->db, "ROLLBACK");
+        fl_engine_rollback(e->db);
         nc = 0;
         count(e->notify_errors, 1);
         FL_ERROR(MODULE, "cannot store %zu alert event(s): %s (%s)", n, fl_strerror(rc),
                  sqlite3_errmsg(e->db));
     }
     pthread_mutex_unlock(&e->db_lock);
-    publish(e, changed, nc);
+    fl_ruleset_put(rs);
+    fl_engine_publish(e, changed, nc);
     fl_free(changed);
 }
 
 /* ---- periodic checks ------------------------------------------------------------------------ */
 
+/* Offline triggers of table t from bucket `from` on, into evs (at most cap in all); returns
+ * the bucket where it stopped with evs full, or t->nbuckets when it scanned them all (caller
+ * holds t->lock). A device marked offline is not collected again, so a resumed scan that
+ * revisits part of a bucket adds nothing twice. */
+static size_t offline_scan(shard_table *t, size_t from, int64_t now, alert_event *evs, size_t *nev,
+                           size_t cap)
+{
+    const ruleset *rs = t->rules;
+    for (size_t b = from; t->buckets && b < t->nbuckets; b++)
+        for (device *d = t->buckets[b]; d; d = d->next)
+            for (size_t i = 0; i < rs->count; i++) {
+                const rule *r = &rs->rules[i];
+                uint64_t bit = UINT64_C(1) << (i % 64);
+                if (r->type != RULE_OFFLINE || (d->offline_active & bit) ||
+                    now - d->last_arrival_us <= r->after_us ||
+                    (r->fleet_mask && !(r->fleet_mask & d->fleet_mask)))
+                    continue;
+                if (*nev == cap)
+                    return b;
+                d->offline_active |= bit;
+                event_make(&evs[(*nev)++], EV_TRIGGER, rs, i, d->id, d->id_len,
+                           (double)(now - d->last_arrival_us) / 1e6, now);
+            }
+    return t->nbuckets;
+}
+
+/* Devices silent for an offline rule's after_s. The table lock is not held while events are
+ * applied: a full buffer is applied and the scan resumes at the bucket where it stopped. */
 static void check_offline(fl_alert_engine *e, int64_t now)
 {
     alert_event evs[64];
     size_t nev = 0;
-    for (size_t i = 0; i < e->rule_count; i++) {
-        const rule *r = &e->rules[i];
-        if (r->type != RULE_OFFLINE)
-            continue;
-        uint64_t bit = UINT64_C(1) << (i % 64);
-        for (size_t s = 0; s < SHARDS_MAX; s++) {
-            shard_table *t = &e->shards[s];
+    for (size_t s = 0; s < SHARDS_MAX; s++) {
+        shard_table *t = &e->shards[s];
+        for (size_t b = 0;;) {
             pthread_mutex_lock(&t->lock);
-            for (size_t b = 0; t->buckets && b < t->nbuckets; b++)
-                for (device *d = t->buckets[b]; d; d = d->next) {
-                    if ((d->offline_active & bit) || now - d->last_arrival_us <= r->after_us ||
-                        (r->fleet_mask && !(r->fleet_mask & d->fleet_mask)))
-                        continue;
-                    d->offline_active |= bit;
-                    event_make(&evs[nev++], EV_TRIGGER, (int)i, d->id, d->id_len,
-                               (double)(now - d->last_arrival_us) / 1e6, now);
-                    if (nev == sizeof evs / sizeof evs[0]) {
-                        pthread_mutex_unlock(&t->lock);
-                        apply_batch(e, evs, nev);
-                        nev = 0;
-                        pthread_mutex_lock(&t->lock);
-                    }
-                }
+            b = offline_scan(t, b, now, evs, &nev, sizeof evs / sizeof evs[0]);
+            int more = b < t->nbuckets;
             pthread_mutex_unlock(&t->lock);
+            if (!more)
+                break;
+            apply_batch(e, evs, nev);
+            nev = 0;
         }
     }
     if (nev)
@@ -601,11 +597,39 @@ static double signal_value(fl_alert_engine *e, int sig, const char *text)
     return NAN;
 }
 
-static void check_pipeline(fl_alert_engine *e, int64_t now)
+/* Lay pstate out for rs (engine thread): a rule whose identity rs keeps keeps its state; a new
+ * or changed one starts over, active when its alert is open (so that it still resolves). */
+static void pipeline_adopt(fl_alert_engine *e, ruleset *rs)
+{
+    if (e->pstate_rules == rs)
+        return;
+    pipeline_state ps[RULES_MAX];
+    for (size_t i = 0; i < rs->count; i++) {
+        const ruleset *old = e->pstate_rules;
+        const rule *r = &rs->rules[i];
+        const rule *was = old ? fl_ruleset_find(old, (int)i, r->identity) : NULL;
+        if (was) {
+            ps[i] = e->pstate[was - old->rules];
+            continue;
+        }
+        ps[i] = (pipeline_state){.cond_since = -1, .clear_since = -1, .active = 0};
+        fl_alert a;
+        if (r->type == RULE_PIPELINE) {
+            pthread_mutex_lock(&e->db_lock);
+            ps[i].active = fl_alert_store_find_active(e->db, r->name, &a) == 0;
+            pthread_mutex_unlock(&e->db_lock);
+        }
+    }
+    memcpy(e->pstate, ps, rs->count * sizeof ps[0]);
+    fl_ruleset_put(e->pstate_rules);
+    e->pstate_rules = ruleset_ref(rs);
+}
+
+static void check_pipeline(fl_alert_engine *e, const ruleset *rs, int64_t now)
 {
     int any = 0;
-    for (size_t i = 0; i < e->rule_count; i++)
-        any |= e->rules[i].type == RULE_PIPELINE;
+    for (size_t i = 0; i < rs->count; i++)
+        any |= rs->rules[i].type == RULE_PIPELINE;
     if (!any || !e->deps.metrics)
         return;
     fl_buf text = {0};
@@ -619,8 +643,8 @@ static void check_pipeline(fl_alert_engine *e, int64_t now)
     take_sample(e, text.data, now);
     alert_event evs[RULES_MAX];
     size_t nev = 0;
-    for (size_t i = 0; i < e->rule_count; i++) {
-        const rule *r = &e->rules[i];
+    for (size_t i = 0; i < rs->count; i++) {
+        const rule *r = &rs->rules[i];
         if (r->type != RULE_PIPELINE)
             continue;
         pipeline_state *ps = &e->pstate[i];
@@ -632,7 +656,7 @@ static void check_pipeline(fl_alert_engine *e, int64_t now)
                 ps->cond_since = now;
             if (!ps->active && now - ps->cond_since >= r->after_us) {
                 ps->active = 1;
-                event_make(&evs[nev++], EV_TRIGGER, (int)i, "", 0, v, now);
+                event_make(&evs[nev++], EV_TRIGGER, rs, i, "", 0, v, now);
             }
         } else {
             ps->cond_since = -1;
@@ -640,7 +664,7 @@ static void check_pipeline(fl_alert_engine *e, int64_t now)
                 ps->clear_since = now;
             if (ps->active && now - ps->clear_since >= r->after_us) {
                 ps->active = 0;
-                event_make(&evs[nev++], EV_CLEAR, (int)i, "", 0, v, now);
+                event_make(&evs[nev++], EV_CLEAR, rs, i, "", 0, v, now);
             }
         }
     }
@@ -650,7 +674,7 @@ static void check_pipeline(fl_alert_engine *e, int64_t now)
 }
 
 struct renotify_ctx {
-    fl_alert_engine *e;
+    const ruleset *rules;
     int64_t now;
     fl_alert due[64];
     size_t n;
@@ -661,8 +685,8 @@ static int renotify_visit(void *ctx, const fl_alert *a, int64_t last_notified)
     struct renotify_ctx *c = ctx;
     if (a->state != FL_ALERT_OPEN || c->n == sizeof c->due / sizeof c->due[0])
         return 0;
-    for (size_t i = 0; i < c->e->rule_count; i++) {
-        const rule *r = &c->e->rules[i];
+    for (size_t i = 0; i < c->rules->count; i++) {
+        const rule *r = &c->rules->rules[i];
         if (strcmp(r->name, a->rule) == 0 && r->renotify_us > 0 &&
             c->now - last_notified >= r->renotify_us)
             c->due[c->n++] = *a;
@@ -670,28 +694,28 @@ static int renotify_visit(void *ctx, const fl_alert *a, int64_t last_notified)
     return 0;
 }
 
-static void check_renotify(fl_alert_engine *e, int64_t now)
+static void check_renotify(fl_alert_engine *e, const ruleset *rs, int64_t now)
 {
     int any = 0;
-    for (size_t i = 0; i < e->rule_count; i++)
-        any |= e->rules[i].renotify_us > 0;
+    for (size_t i = 0; i < rs->count; i++)
+        any |= rs->rules[i].renotify_us > 0;
     if (!any)
         return;
     struct renotify_ctx *c = fl_calloc(1, sizeof *c);
     if (!c)
         return;
-    c->e = e;
+    c->rules = rs;
     c->now = now;
     pthread_mutex_lock(&e->db_lock);
-    int rc = exec(e->db, "BEGIN IMMEDIATE");
+    int rc = fl_engine_exec(e->db, "BEGIN IMMEDIATE");
     rc = rc ? rc : fl_alert_store_active(e->db, renotify_visit, c);
     for (size_t i = 0; !rc && i < c->n; i++) {
         rc = notify(e, &c->due[i], FL_NOTIFY_TRIGGER);
         rc = rc ? rc : fl_alert_store_update(e->db, &c->due[i], now);
     }
-    rc = rc ? rc : exec(e->db, "COMMIT");
+    rc = rc ? rc : fl_engine_exec(e->db, "COMMIT");
     if (rc)
-        (void)exec(e->db, "ROLLBACK");
+        fl_engine_rollback(e->db);
     pthread_mutex_unlock(&e->db_lock);
     if (!rc && c->n && e->deps.kick)
         e->deps.kick(e->deps.kick_ctx);
@@ -725,9 +749,12 @@ static void *engine_main(void *arg)
             apply_batch(e, batch, n);
         if (fl_time_mono_us() >= next_tick) {
             int64_t now = fl_time_now_us();
+            ruleset *rs = fl_ruleset_get(e);
+            pipeline_adopt(e, rs);
             check_offline(e, now);
-            check_pipeline(e, now);
-            check_renotify(e, now);
+            check_pipeline(e, rs, now);
+            check_renotify(e, rs, now);
+            fl_ruleset_put(rs);
             next_tick = fl_time_mono_us() + TICK_US;
         }
         if (stop)
@@ -762,37 +789,93 @@ static int load_devices(fl_alert_engine *e)
     return 0;
 }
 
-/* Mark open alerts' rule state active, so that their conditions clearing resolves them after
- * a restart as before it: pipeline rules, and per device (found in the shard tables loaded from
- * device_state) offline, anomaly and threshold rules. */
-static int restore_visit(void *ctx, const fl_alert *a, int64_t last)
+/* Lay t's devices out for rs (caller holds t->lock). A device whose new state cannot be
+ * allocated leaves the table; its next reading brings it back with fresh state. */
+static void table_relayout(shard_table *t, ruleset *rs)
 {
-    (void)last;
-    fl_alert_engine *e = ctx;
-    for (size_t i = 0; i < e->rule_count; i++) {
-        const rule *r = &e->rules[i];
-        if (strcmp(r->name, a->rule) != 0)
-            continue;
-        if (r->type == RULE_PIPELINE)
-            e->pstate[i].active = 1;
-        if (!a->device_id[0] ||
-            (r->type != RULE_OFFLINE && r->type != RULE_ANOMALY && r->type != RULE_THRESHOLD))
-            continue;
-        for (size_t s = 0; s < SHARDS_MAX; s++) {
-            shard_table *t = &e->shards[s];
-            pthread_mutex_lock(&t->lock);
-            for (size_t b = 0; t->buckets && b < t->nbuckets; b++)
-                for (device *d = t->buckets[b]; d; d = d->next) {
-                    if (strcmp(d->id, a->device_id) != 0)
-                        continue;
-                    if (r->type == RULE_OFFLINE)
-                        d->offline_active |= UINT64_C(1) << (i % 64);
-                    else
-                        d->rs[i].active = 1;
-                }
-            pthread_mutex_unlock(&t->lock);
-        }
+    ruleset *old = t->rules;
+    int map[RULES_MAX];
+    for (size_t j = 0; j < rs->count; j++) {
+        const rule *was = old ? fl_ruleset_find(old, (int)j, rs->rules[j].identity) : NULL;
+        map[j] = was ? (int)(was - old->rules) : -1;
     }
+    size_t size = sizeof(device) + rs->count * sizeof(dev_rule_state);
+    for (size_t b = 0; t->buckets && b < t->nbuckets; b++)
+        for (device **pp = &t->buckets[b]; *pp;) {
+            device *d = *pp, *nd = fl_calloc(1, size);
+            if (!nd) {
+                *pp = d->next;
+                t->count--;
+                fl_free(d);
+                continue;
+            }
+            memcpy(nd, d, sizeof *d);
+            nd->offline_active = 0;
+            for (size_t j = 0; j < rs->count; j++)
+                if (map[j] >= 0) {
+                    nd->st[j] = d->st[map[j]];
+                    if (d->offline_active & (UINT64_C(1) << (map[j] % 64)))
+                        nd->offline_active |= UINT64_C(1) << (j % 64);
+                }
+            *pp = nd;
+            pp = &nd->next;
+            fl_free(d);
+        }
+    t->rules = ruleset_ref(rs);
+    fl_ruleset_put(old);
+}
+
+/* Mark the devices of t with an open alert of a per-device rule active for it (caller holds
+ * t->lock), so that its condition clearing resolves the alert as it would have before. */
+static void table_restore(shard_table *t, const active_alert *actives, size_t n)
+{
+    const ruleset *rs = t->rules;
+    for (size_t k = 0; k < n; k++) {
+        device *d = device_find(t, actives[k].device, strlen(actives[k].device));
+        const rule *r = d ? fl_ruleset_find(rs, -1, actives[k].identity) : NULL;
+        if (!r)
+            continue;
+        size_t i = (size_t)(r - rs->rules);
+        if (r->type == RULE_OFFLINE)
+            d->offline_active |= UINT64_C(1) << (i % 64);
+        else if (r->type == RULE_ANOMALY || r->type == RULE_THRESHOLD)
+            d->st[i].active = 1;
+    }
+}
+
+void fl_engine_adopt_rules(fl_alert_engine *e, ruleset *rs, const active_alert *actives,
+                           size_t nactives)
+{
+    for (size_t s = 0; s <= SHARDS_MAX; s++) {
+        shard_table *t = s < SHARDS_MAX ? &e->shards[s] : &e->quality;
+        pthread_mutex_lock(&t->lock);
+        if (t->rules != rs)
+            table_relayout(t, rs);
+        if (s < SHARDS_MAX)
+            table_restore(t, actives, nactives);
+        pthread_mutex_unlock(&t->lock);
+    }
+}
+
+/* Rules, device tables and their state from the open alerts (the engine is not running yet). */
+static int load_rules_and_devices(fl_alert_engine *e, char *err, size_t errlen)
+{
+    int rc = fl_engine_exec(e->db, "BEGIN IMMEDIATE");
+    if (!rc && (rc = fl_alert_store_init(e->db)))
+        snprintf(err, errlen, "cannot create the alerts table: %s", sqlite3_errmsg(e->db));
+    rc = rc ? rc : fl_engine_rules_load(e, err, errlen);
+    rc = rc ? rc : fl_engine_exec(e->db, "COMMIT");
+    if (rc) {
+        fl_engine_rollback(e->db);
+        return rc;
+    }
+    fl_engine_adopt_rules(e, e->rules, NULL, 0);
+    active_alert *actives = NULL;
+    size_t n = 0;
+    if ((rc = load_devices(e)) || (rc = fl_engine_collect_actives(e, NULL, e->rules, &actives, &n)))
+        return rc;
+    fl_engine_adopt_rules(e, e->rules, actives, n);
+    fl_free(actives);
     return 0;
 }
 
@@ -803,12 +886,9 @@ int fl_alert_engine_start(const fl_alert_engine_deps *deps, fl_alert_engine **ou
     if (!e)
         return FL_ENOMEM;
     e->deps = *deps;
-    int rc = fl_rules_parse(deps->cfg, e->rules, &e->rule_count, err, errlen);
-    if (rc) {
-        fl_free(e);
-        return rc;
-    }
-    e->dev_state_size = e->rule_count * sizeof(dev_rule_state);
+    int rc = 0;
+    pthread_mutex_init(&e->rules_lock, NULL);
+    pthread_mutex_init(&e->change_lock, NULL);
     pthread_mutex_init(&e->db_lock, NULL);
     pthread_mutex_init(&e->check_lock, NULL);
     pthread_mutex_init(&e->q_lock, NULL);
@@ -822,8 +902,6 @@ int fl_alert_engine_start(const fl_alert_engine_deps *deps, fl_alert_engine **ou
     }
     pthread_mutex_init(&e->quality.lock, NULL);
     e->quality.cap = (size_t)(deps->cfg->process_max_devices_per_shard * deps->cfg->shards);
-    for (size_t i = 0; i < RULES_MAX; i++)
-        e->pstate[i].cond_since = e->pstate[i].clear_since = -1;
     e->queue = fl_malloc(QUEUE_CAP * sizeof *e->queue);
     if (!e->queue) {
         rc = FL_ENOMEM;
@@ -837,14 +915,11 @@ int fl_alert_engine_start(const fl_alert_engine_deps *deps, fl_alert_engine **ou
         goto fail;
     }
     sqlite3_busy_timeout(e->db, 10000);
-    if ((rc = exec(e->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;")) ||
-        (rc = exec(e->db, "BEGIN IMMEDIATE")) || (rc = fl_alert_store_init(e->db)) ||
-        (rc = exec(e->db, "COMMIT"))) {
-        (void)exec(e->db, "ROLLBACK");
-        snprintf(err, errlen, "cannot create the alerts table: %s", sqlite3_errmsg(e->db));
+    if ((rc = fl_engine_exec(e->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"))) {
+        snprintf(err, errlen, "cannot use %s: %s", deps->meta_path, sqlite3_errmsg(e->db));
         goto fail;
     }
-    if ((rc = load_devices(e)) || (rc = fl_alert_store_active(e->db, restore_visit, e)))
+    if ((rc = load_rules_and_devices(e, err, errlen)))
         goto fail;
     if (deps->metrics) {
         e->events_total = fl_metrics_counter(deps->metrics, "fleetlake_alert_events_total",
@@ -909,8 +984,11 @@ void fl_alert_engine_stop(fl_alert_engine *e)
                 fl_free(d);
             }
         fl_free(t->buckets);
+        fl_ruleset_put(t->rules);
         pthread_mutex_destroy(&t->lock);
     }
+    fl_ruleset_put(e->pstate_rules);
+    fl_ruleset_put(e->rules);
     sqlite3_close(e->db);
     fl_free(e->queue);
     fl_free(e);
@@ -946,7 +1024,7 @@ static int transition(fl_alert_engine *e, int64_t id, fl_alert_state to, const c
 {
     int64_t now = fl_time_now_us();
     pthread_mutex_lock(&e->db_lock);
-    int rc = exec(e->db, "BEGIN IMMEDIATE");
+    int rc = fl_engine_exec(e->db, "BEGIN IMMEDIATE");
     fl_alert a;
     rc = rc ? rc : fl_alert_store_get(e->db, id, &a);
     if (!rc && !visible(access, &a))
@@ -965,15 +1043,62 @@ static int transition(fl_alert_engine *e, int64_t id, fl_alert_state to, const c
         rc = notify(e, &a, to == FL_ALERT_ACKNOWLEDGED ? FL_NOTIFY_ACKNOWLEDGE : FL_NOTIFY_RESOLVE);
         rc = rc ? rc : fl_alert_store_update(e->db, &a, now);
     }
-    rc = rc ? rc : exec(e->db, "COMMIT");
+    rc = rc ? rc : fl_engine_exec(e->db, "COMMIT");
     if (rc)
-        (void)exec(e->db, "ROLLBACK");
+        fl_engine_rollback(e->db);
     pthread_mutex_unlock(&e->db_lock);
     if (rc)
         return rc;
     count(to == FL_ALERT_ACKNOWLEDGED ? e->acknowledged : e->resolved, 1);
     *out = a;
-    publish(e, &a, 1);
+    fl_engine_publish(e, &a, 1);
+    return 0;
+}
+
+struct rule_alerts {
+    const char *rule;
+    fl_alert *v;
+    size_t n, cap;
+};
+
+static int rule_alerts_visit(void *ctx, const fl_alert *a, int64_t last)
+{
+    (void)last;
+    struct rule_alerts *c = ctx;
+    if (strcmp(a->rule, c->rule) != 0)
+        return 0;
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? 2 * c->cap : 16;
+        fl_alert *v = fl_realloc(c->v, cap * sizeof *v);
+        if (!v)
+            return FL_ENOMEM;
+        c->v = v;
+        c->cap = cap;
+    }
+    c->v[c->n++] = *a;
+    return 0;
+}
+
+int fl_engine_resolve_rule(fl_alert_engine *e, const char *rule_name, const char *actor,
+                           int64_t now, fl_alert **out, size_t *n)
+{
+    struct rule_alerts c = {.rule = rule_name};
+    int rc = fl_alert_store_active(e->db, rule_alerts_visit, &c);
+    for (size_t i = 0; !rc && i < c.n; i++) {
+        fl_alert *a = &c.v[i];
+        a->state = FL_ALERT_RESOLVED;
+        a->resolved_at = a->updated_at = now;
+        snprintf(a->resolved_by, sizeof a->resolved_by, "%s", actor && *actor ? actor : "api");
+        rc = notify(e, a, FL_NOTIFY_RESOLVE);
+        rc = rc ? rc : fl_alert_store_update(e->db, a, now);
+    }
+    if (rc) {
+        fl_free(c.v);
+        return rc;
+    }
+    count(e->resolved, c.n);
+    *out = c.v;
+    *n = c.n;
     return 0;
 }
 
@@ -1048,38 +1173,6 @@ static int collect(void *ctx, fl_buf *out)
             rc = fl_metrics_write_sample(out, "fleetlake_alerts", labels, (double)counts[i][k]);
         }
     return rc;
-}
-
-int fl_alert_engine_rules_json(fl_alert_engine *e, fl_buf *out)
-{
-    static const char *const ops[] = {">", ">=", "<", "<="};
-    static const char *const fields[] = {"temperature", "humidity", "pressure", "anomaly_score"};
-    int rc = fl_buf_append_cstr(out, "{\"rules\":[");
-    for (size_t i = 0; !rc && i < e->rule_count; i++) {
-        const rule *r = &e->rules[i];
-        const char *field = r->type == RULE_THRESHOLD  ? fields[r->field]
-                            : r->type == RULE_PIPELINE ? fl_pipeline_signal_name(r->field)
-                                                       : NULL;
-        rc = fl_buf_printf(out, "%s{\"name\":\"", i ? "," : "");
-        rc = rc ? rc : fl_buf_append_json_string(out, r->name, strlen(r->name));
-        rc = rc ? rc
-                : fl_buf_printf(out,
-                                "\",\"type\":\"%s\",\"severity\":\"%s\",\"field\":%s%s%s,"
-                                "\"op\":\"%s\",\"value\":%.17g,\"count\":%lld,\"clear_count\":%lld,"
-                                "\"after_s\":%lld,\"cooldown_s\":%lld,\"renotify_s\":%lld,"
-                                "\"fleets\":[",
-                                fl_rule_type_name(r->type), fl_severity_name(r->severity),
-                                field ? "\"" : "", field ? field : "null", field ? "\"" : "",
-                                ops[r->op], r->value, (long long)r->count,
-                                (long long)r->clear_count, (long long)(r->after_us / FL_US_PER_SEC),
-                                (long long)(r->cooldown_us / FL_US_PER_SEC),
-                                (long long)(r->renotify_us / FL_US_PER_SEC));
-        for (int64_t f = 0, n = 0; !rc && f < e->deps.cfg->fleet_count && f < 64; f++)
-            if (r->fleet_mask & (UINT64_C(1) << f))
-                rc = fl_buf_printf(out, "%s\"%s\"", n++ ? "," : "", e->deps.cfg->fleets[f].name);
-        rc = rc ? rc : fl_buf_append_cstr(out, "]}");
-    }
-    return rc ? rc : fl_buf_append_cstr(out, "]}\n");
 }
 
 uint64_t fl_alert_engine_wait_change(fl_alert_engine *e, uint64_t seen, int64_t timeout_us)

@@ -168,9 +168,46 @@ FL_MUST_USE int fl_alert_engine_resolve(fl_alert_engine *e, int64_t id, const ch
  * (the event streams' notifier: it resumes suspended streams when this moves). */
 uint64_t fl_alert_engine_wait_change(fl_alert_engine *e, uint64_t seen, int64_t timeout_us);
 
-/* The enabled rules as {"rules":[{name,type,severity,field,op,value,count,clear_count,after_s,
- * cooldown_s,renotify_s,fleets}]} (GET /v1/rules). */
+/* ---- rules through the API (engine_rules.c; docs/alerts.md "Rules through the API") -------
+ *
+ * Besides the [rule.NAME] sections (and the built-in rules), rules can be created, replaced and
+ * deleted while serve runs. They are stored in meta.db's alert_rules table (the definition as
+ * JSON) and take effect at once: the engine builds a new rule set and swaps it in. A rule whose
+ * definition did not change keeps its per-device state; a new or changed one starts counting
+ * afresh, its open alerts staying open (and resolving when the new condition clears); a deleted
+ * or disabled one resolves its open alerts, with their notifications. A name defined in the
+ * configuration belongs to the configuration: the API cannot change or delete it.
+ *
+ * A rule as JSON: {"name","type","severity","field"|null,"op","value","count","clear_count",
+ * "after_s","cooldown_s","renotify_s","fleets":[..],"enabled":bool,"source":"builtin|config|api"}
+ * and, for API rules, "created_at", "updated_at", "updated_by", and "problem" when it is
+ * enabled but not evaluated (e.g. it names a fleet the configuration no longer has). */
+
+typedef struct fl_rule_caller {
+    const char *key_id;      /* recorded as updated_by and resolved_by ("" = auth off: "api") */
+    const fl_access *access; /* NULL: may change any rule */
+} fl_rule_caller;
+
+/* Every rule: configured ones that are enabled, and every API one, as {"rules":[...]}
+ * (GET /v1/rules). */
 FL_MUST_USE int fl_alert_engine_rules_json(fl_alert_engine *e, fl_buf *out);
+/* One rule as a JSON object; FL_ENOTFOUND. */
+FL_MUST_USE int fl_alert_engine_rule_json(fl_alert_engine *e, const char *name, fl_buf *out);
+/* Create (create_only: the name must be free) or replace the API rule name from its JSON
+ * definition (the keys of a [rule.NAME] section; omitted keys take their defaults). On success
+ * *created tells which, and out receives the rule as JSON. Errors, with err saying why:
+ * FL_EPARSE (not a JSON object), FL_EINVAL (a bad definition, naming the key), FL_EEXISTS
+ * (create_only and the name exists, or the name is a configured rule), FL_ELIMIT (RULES_MAX rules
+ * stored through the API, or RULES_MAX evaluated at once), -EACCES (the caller's key may not watch
+ * all of the rule's devices), or a storage error. */
+FL_MUST_USE int fl_alert_engine_rule_put(fl_alert_engine *e, const char *name, const char *json,
+                                         size_t len, int create_only, const fl_rule_caller *who,
+                                         int *created, fl_buf *out, char *err, size_t errlen);
+/* Delete the API rule name; its open alerts resolve (*resolved counts them). FL_ENOTFOUND,
+ * FL_EEXISTS (a configured rule), -EACCES, or a storage error; err says why. */
+FL_MUST_USE int fl_alert_engine_rule_delete(fl_alert_engine *e, const char *name,
+                                            const fl_rule_caller *who, size_t *resolved, char *err,
+                                            size_t errlen);
 
 /* Server-sent events: every alert change gets a sequence number. Waits up to timeout_us for
  * changes after *cursor the caller may see, appends them to out as SSE frames ("id: N\nevent:

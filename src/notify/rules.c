@@ -1,6 +1,7 @@
 /* rules.c — alert rules: the [rule.NAME] config sections (built-in ones included, see
  * builtin_instances in src/core/config.c), parsed and validated. */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,8 +45,7 @@ static int index_of(const char *const *names, size_t n, const char *v)
     return -1;
 }
 
-static int parse_one(const fl_config *cfg, const fl_rule_config *c, rule *r, char *err,
-                     size_t errlen)
+int fl_rule_parse(const fl_config *cfg, const fl_rule_config *c, rule *r, char *err, size_t errlen)
 {
     memset(r, 0, sizeof *r);
     snprintf(r->name, sizeof r->name, "%s", c->name);
@@ -60,7 +60,7 @@ static int parse_one(const fl_config *cfg, const fl_rule_config *c, rule *r, cha
     char *end;
     errno = 0;
     r->value = strtod(c->value, &end);
-    if (end == c->value || *end || errno) {
+    if (end == c->value || *end || errno || !isfinite(r->value)) {
         snprintf(err, errlen, "[rule.%s] value: '%s' is not a number", c->name, c->value);
         return FL_ECONFIG;
     }
@@ -102,11 +102,20 @@ int fl_rules_parse(const fl_config *cfg, rule *out, size_t *count, char *err, si
     for (int64_t k = 0; k < cfg->rule_count; k++) {
         if (strcmp(cfg->rules[k].enabled, "on") != 0)
             continue;
-        int rc = parse_one(cfg, &cfg->rules[k], &out[n], err, errlen);
+        int rc = fl_rule_parse(cfg, &cfg->rules[k], &out[n], err, errlen);
         if (rc)
             return rc;
         n++;
     }
     *count = n;
     return 0;
+}
+
+int fl_rule_same(const rule *a, const rule *b)
+{
+    return strcmp(a->name, b->name) == 0 && a->type == b->type && a->severity == b->severity &&
+           a->field == b->field && a->op == b->op && a->value == b->value && a->count == b->count &&
+           a->clear_count == b->clear_count && a->after_us == b->after_us &&
+           a->cooldown_us == b->cooldown_us && a->renotify_us == b->renotify_us &&
+           a->fleet_mask == b->fleet_mask;
 }

@@ -30,6 +30,11 @@ const fl_policy_entry fl_policy_table[] = {
     {"POST", "/v1/alerts/{id}/{ack|resolve}", ENG | OPS, 0},
     {"GET", "/v1/events", ENG | ANA | OPS, 0},
     {"GET", "/v1/rules", ENG | ANA | OPS, 0},
+    {"GET", "/v1/rules/{name}", ENG | ANA | OPS, 0},
+    /* alert rules through the API: the people who run the pipeline and act on alerts */
+    {"POST", "/v1/rules", ENG | OPS, 0},
+    {"PUT", "/v1/rules/{name}", ENG | OPS, 0},
+    {"DELETE", "/v1/rules/{name}", ENG | OPS, 0},
     /* health */
     {"GET", "/metrics", ENG | OPS | ADM, 0},
     {"GET", "/healthz", FL_ROLES_ALL, 1},

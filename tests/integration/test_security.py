@@ -37,6 +37,10 @@ EXPECTED = {
     ("POST", "/v1/alerts/{id}/{ack|resolve}"): {"data_engineer", "operator"},
     ("GET", "/v1/events"): {"data_engineer", "data_analyst", "operator"},
     ("GET", "/v1/rules"): {"data_engineer", "data_analyst", "operator"},
+    ("GET", "/v1/rules/{name}"): {"data_engineer", "data_analyst", "operator"},
+    ("POST", "/v1/rules"): {"data_engineer", "operator"},
+    ("PUT", "/v1/rules/{name}"): {"data_engineer", "operator"},
+    ("DELETE", "/v1/rules/{name}"): {"data_engineer", "operator"},
     ("GET", "/"): ALL,
     ("GET", "/ui/{file}"): ALL,
 }
@@ -49,12 +53,15 @@ CALLS = {
     "/v1/keys/{id}/revoke": "/v1/keys/0000000000000000/revoke",
     "/v1/alerts/{id}/{ack|resolve}": "/v1/alerts/999999/ack",
     "/ui/{file}": "/ui/app.js",
+    "/v1/rules/{name}": "/v1/rules/matrix",
 }
 BODIES = {
     "/v1/records": (json.dumps(fltest.record("truck-1", "2026-11-25T01:00:00Z")),
                     "application/json"),
     "/v1/query": (json.dumps({"sql": "SELECT 1 AS one"}), "application/json"),
     "/v1/keys": (json.dumps({"role": "device", "name": "matrix"}), "application/json"),
+    "/v1/rules": (json.dumps({"name": "matrix_post", "type": "offline"}), "application/json"),
+    "/v1/rules/{name}": (json.dumps({"type": "offline"}), "application/json"),
 }
 
 t = fltest.Checks()
@@ -85,7 +92,7 @@ for role in ROLES:
 
 def call(method, route, key, path=None):
     path = path or CALLS.get(route, route)
-    body, ctype = BODIES.get(route, (None, None)) if method == "POST" else (None, None)
+    body, ctype = BODIES.get(route, (None, None)) if method in ("POST", "PUT") else (None, None)
     h = {"Content-Type": ctype} if ctype else {}
     if key:
         h["Authorization"] = "Bearer " + key
