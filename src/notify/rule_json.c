@@ -3,6 +3,7 @@
  * the same code and name the same keys), and a definition written back as JSON members (for
  * GET /v1/rules and for meta.db's alert_rules, which stores each API rule in this form). */
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -141,8 +142,11 @@ int fl_rule_config_to_json(const fl_config *cfg, const fl_rule_config *c, fl_buf
     else
         rc = rc ? rc : fl_buf_append_cstr(out, ",\"field\":null");
     rc = rc ? rc : string_member(out, "op", c->op);
+    double value = strtod(c->value, NULL); /* finite in every definition accepted */
     rc = rc ? rc : fl_buf_append_cstr(out, ",\"value\":");
-    rc = rc ? rc : fl_buf_append_double(out, strtod(c->value, NULL));
+    rc = rc                ? rc
+         : isfinite(value) ? fl_buf_append_double(out, value)
+                           : fl_buf_append_cstr(out, "null");
     rc = rc ? rc
             : fl_buf_printf(out,
                             ",\"count\":%lld,\"clear_count\":%lld,\"after_s\":%lld,"
