@@ -1,7 +1,6 @@
 /* mem.c — the allocator seam (fault injection for tests) and fl_buf. */
 #include "core/mem.h"
 
-#include <math.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -148,8 +147,6 @@ static size_t utf8_seq_len(const unsigned char *s, size_t n)
 
 int fl_buf_append_double(fl_buf *b, double v)
 {
-    if (!isfinite(v))
-        return fl_buf_append_cstr(b, "null");
     static const char *const formats[] = {"%.15g", "%.16g", "%.17g"};
     char t[40];
     for (int i = 0; i < 3; i++) {

@@ -56,8 +56,9 @@ FL_MUST_USE int fl_buf_printf(fl_buf *b, const char *fmt, ...) __attribute__((fo
 /* Append s as the inside of a JSON string (escapes quotes, backslash, control bytes; invalid
  * UTF-8 bytes become \u00XX-escaped replacement so output is always valid JSON). */
 FL_MUST_USE int fl_buf_append_json_string(fl_buf *b, const char *s, size_t n);
-/* Append a finite double as the shortest of %.15g, %.16g and %.17g that reads back as the
- * same double ("0.1", not "0.10000000000000001"); JSON null when it is not finite. */
+/* Append a double as the shortest of %.15g, %.16g and %.17g that reads back as the same
+ * double ("0.1", not "0.10000000000000001"). Not finite: "inf", "-inf" or "nan" as printf
+ * writes them, which JSON has no spelling for (JSON writers check isfinite first). */
 FL_MUST_USE int fl_buf_append_double(fl_buf *b, double v);
 static inline void fl_buf_reset(fl_buf *b)
 {

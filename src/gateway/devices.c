@@ -35,14 +35,10 @@ static long parse_limit(const char *s, long def, long max)
 
 static int json_double(fl_buf *b, const char *name, int present, double v)
 {
-    if (!present || !isfinite(v))
-        return fl_buf_printf(b, "\"%s\":null", name);
-    /* The shortest of 15 or 17 digits that reads back as the same double. */
-    char t[40];
-    snprintf(t, sizeof t, "%.15g", v);
-    if (strtod(t, NULL) != v)
-        snprintf(t, sizeof t, "%.17g", v);
-    return fl_buf_printf(b, "\"%s\":%s", name, t);
+    int rc = fl_buf_printf(b, "\"%s\":", name);
+    if (rc || !present || !isfinite(v))
+        return rc ? rc : fl_buf_append_cstr(b, "null");
+    return fl_buf_append_double(b, v);
 }
 
 static int json_time(fl_buf *b, const char *name, int64_t us)

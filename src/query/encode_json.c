@@ -10,16 +10,6 @@
 
 #include "query/query_int.h"
 
-int fl_query_real(fl_buf *out, double x)
-{
-    /* The shortest of 15 or 17 significant digits that reads back as the same double. */
-    char b[40];
-    snprintf(b, sizeof b, "%.15g", x);
-    if (strtod(b, NULL) != x)
-        snprintf(b, sizeof b, "%.17g", x);
-    return fl_buf_append_cstr(out, b);
-}
-
 int fl_query_json_value(fl_buf *out, sqlite3_value *v)
 {
     switch (sqlite3_value_type(v)) {
@@ -29,7 +19,7 @@ int fl_query_json_value(fl_buf *out, sqlite3_value *v)
         double x = sqlite3_value_double(v);
         if (!isfinite(x))
             return fl_buf_append_cstr(out, "null");
-        return fl_query_real(out, x);
+        return fl_buf_append_double(out, x);
     }
     case SQLITE_TEXT: {
         const char *t = (const char *)sqlite3_value_text(v);

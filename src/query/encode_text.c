@@ -17,7 +17,7 @@ static int text_value(fl_buf *out, sqlite3_value *v, int csv)
     case SQLITE_INTEGER:
         return fl_buf_printf(out, "%lld", (long long)sqlite3_value_int64(v));
     case SQLITE_FLOAT:
-        return fl_query_real(out, sqlite3_value_double(v));
+        return fl_buf_append_double(out, sqlite3_value_double(v));
     case SQLITE_BLOB: {
         const unsigned char *p = sqlite3_value_blob(v);
         int rc = 0;

@@ -234,8 +234,6 @@ struct fl_query_encoder {
 };
 extern const fl_query_encoder fl_query_encoder_table, fl_query_encoder_csv, fl_query_encoder_json,
     fl_query_encoder_ndjson;
-/* A double as text that reads back exactly. */
-int fl_query_real(fl_buf *out, double x);
 /* Shared by the JSON encoders: one value as JSON. */
 int fl_query_json_value(fl_buf *out, sqlite3_value *v);
 

@@ -92,12 +92,12 @@ static void test_real_round_trip(void **state)
                                     1e-300, -2.5e17, 123456789.125};
     for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
         fl_buf b = {0};
-        assert_int_equal(fl_query_real(&b, values[i]), 0);
+        assert_int_equal(fl_buf_append_double(&b, values[i]), 0);
         assert_true(strtod(b.data, NULL) == values[i]);
         fl_buf_free(&b);
     }
     fl_buf b = {0};
-    assert_int_equal(fl_query_real(&b, 16.17), 0);
+    assert_int_equal(fl_buf_append_double(&b, 16.17), 0);
     assert_string_equal(b.data, "16.17");
     fl_buf_free(&b);
 }
