@@ -69,7 +69,7 @@ try {
   // ---- fleet ----------------------------------------------------------------------------------
   const eng = await open(KEY, 'data_engineer');
   const navNames = await eng.page.$$eval('#nav a', as => as.map(a => a.textContent));
-  eq(navNames.join(','), 'Fleet,Alerts,Data quality,Pipeline,SQL', 'data_engineer sees every page');
+  eq(navNames.join(','), 'Fleet,Alerts,Rules,Data quality,Pipeline,SQL', 'data_engineer sees every page');
   await visit(eng, '#/fleet');
   await eng.page.waitForFunction(n => document.getElementById('count-devices')?.textContent === String(n), DEVICES, { timeout: 15000 })
     .catch(() => {});
@@ -127,6 +127,31 @@ try {
     check(true, 'alerts: the "all" tab lists it as no longer open');
   }
 
+  // ---- rules: add a rule through the form, pause it, delete it ---------------------------------
+  await visit(eng, '#/rules');
+  check(await eng.page.$('#rules-table tr[data-name="anomaly"][data-source="builtin"]') !== null,
+    'rules: the built-in anomaly rule is listed');
+  eq(await eng.page.$$eval('#rules-table tr[data-source="builtin"] button', b => b.length), 0,
+    'rules: built-in rules have no buttons');
+  await eng.page.fill('#rule-name', 'cold_cargo');
+  await eng.page.selectOption('#rule-op', '<');
+  await eng.page.fill('#rule-value', '-30');
+  await eng.page.fill('#rule-count', '2');
+  await eng.page.selectOption('#rule-severity', 'critical');
+  await eng.page.click('#rule-form button[type=submit]');
+  await eng.page.waitForSelector('#rules-table tr[data-name="cold_cargo"][data-source="api"][data-enabled="true"]', { timeout: 10000 });
+  const made = await api('/v1/rules/cold_cargo');
+  eq([made.status, made.body.type, made.body.field, made.body.op, made.body.value, made.body.count, made.body.severity].join(' '),
+    '200 threshold temperature < -30 2 critical', 'rules: the form made the rule on the server');
+  await shot(eng, 'rules.png');
+  await eng.page.click('#rules-table tr[data-name="cold_cargo"] button.toggle');
+  await eng.page.waitForSelector('#rules-table tr[data-name="cold_cargo"][data-enabled="false"]', { timeout: 10000 });
+  eq((await api('/v1/rules/cold_cargo')).body.enabled, false, 'rules: Pause disables it on the server');
+  eng.page.once('dialog', d => d.accept());
+  await eng.page.click('#rules-table tr[data-name="cold_cargo"] button.delete');
+  await eng.page.waitForSelector('#rules-table tr[data-name="cold_cargo"]', { state: 'detached', timeout: 10000 });
+  eq((await api('/v1/rules/cold_cargo')).status, 404, 'rules: Delete removes it from the server');
+
   // ---- data quality ---------------------------------------------------------------------------
   await visit(eng, '#/quality');
   const qDevices = Number((await eng.page.textContent('#quality-devices')).replace(/,/g, ''));
@@ -161,7 +186,7 @@ try {
   // ---- operator: health and alerts, no data rows ----------------------------------------------
   const op = await open(OP_KEY, 'operator');
   const opNav = await op.page.$$eval('#nav a', as => as.map(a => a.textContent));
-  eq(opNav.join(','), 'Alerts,Pipeline', 'operator sees Alerts and Pipeline only');
+  eq(opNav.join(','), 'Alerts,Rules,Pipeline', 'operator sees Alerts, Rules and Pipeline only');
   await visit(op, '#/fleet', 'p.forbidden');
   eq(await op.page.$$eval('#fleet-table', t => t.length), 0, 'operator: no device rows on #/fleet');
   await visit(op, '#/sql', 'p.forbidden');

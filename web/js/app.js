@@ -1,20 +1,21 @@
 // app.js — the dashboard shell: sign-in with an API key (sessionStorage), the key's access
 // (GET /v1/whoami), navigation that shows only the pages the key's role may use, a hash
-// router (#/fleet, #/device/<id>, #/alerts, #/quality, #/pipeline, #/sql) and the tab's one
+// router (#/fleet, #/device/<id>, #/alerts, #/rules, #/quality, #/pipeline, #/sql) and the tab's one
 // /v1/events stream.
 import { api, apiKey, setApiKey, Access, EventStream, ApiError } from './api.js';
 import { h, clear, errorBox } from './dom.js';
 import fleet from './pages/fleet.js';
 import device from './pages/device.js';
 import alerts from './pages/alerts.js';
+import rules from './pages/rules.js';
 import quality from './pages/quality.js';
 import pipeline from './pages/pipeline.js';
 import sql from './pages/sql.js';
 
 // name -> page; a page is {title, nav, needs: [[method, route]...], render(root, ctx, arg)}
 // and render returns a cleanup function (stop timers, abort requests).
-const PAGES = { fleet, device, alerts, quality, pipeline, sql };
-const ORDER = ['fleet', 'alerts', 'quality', 'pipeline', 'sql'];
+const PAGES = { fleet, device, alerts, rules, quality, pipeline, sql };
+const ORDER = ['fleet', 'alerts', 'rules', 'quality', 'pipeline', 'sql'];
 
 const main = document.getElementById('main');
 const nav = document.getElementById('nav');
