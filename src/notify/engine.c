@@ -902,6 +902,10 @@ int fl_alert_engine_start(const fl_alert_engine_deps *deps, fl_alert_engine **ou
     }
     pthread_mutex_init(&e->quality.lock, NULL);
     e->quality.cap = (size_t)(deps->cfg->process_max_devices_per_shard * deps->cfg->shards);
+    /* The counters start at zero with the process: that is the first sample, so the rate
+     * signals also see what happens before the first tick (errors, 5xx, fsyncs at start). */
+    e->samples[0].at_us = fl_time_now_us();
+    e->nsamples = e->sample_next = 1;
     e->queue = fl_malloc(QUEUE_CAP * sizeof *e->queue);
     if (!e->queue) {
         rc = FL_ENOMEM;
