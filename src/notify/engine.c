@@ -1059,37 +1059,14 @@ static int transition(fl_alert_engine *e, int64_t id, fl_alert_state to, const c
     return 0;
 }
 
-struct rule_alerts {
-    const char *rule;
-    fl_alert *v;
-    size_t n, cap;
-};
-
-static int rule_alerts_visit(void *ctx, const fl_alert *a, int64_t last)
-{
-    (void)last;
-    struct rule_alerts *c = ctx;
-    if (strcmp(a->rule, c->rule) != 0)
-        return 0;
-    if (c->n == c->cap) {
-        size_t cap = c->cap ? 2 * c->cap : 16;
-        fl_alert *v = fl_realloc(c->v, cap * sizeof *v);
-        if (!v)
-            return FL_ENOMEM;
-        c->v = v;
-        c->cap = cap;
-    }
-    c->v[c->n++] = *a;
-    return 0;
-}
-
 int fl_engine_resolve_rule(fl_alert_engine *e, const char *rule_name, const char *actor,
                            int64_t now, fl_alert **out, size_t *n)
 {
-    struct rule_alerts c = {.rule = rule_name};
-    int rc = fl_alert_store_active(e->db, rule_alerts_visit, &c);
-    for (size_t i = 0; !rc && i < c.n; i++) {
-        fl_alert *a = &c.v[i];
+    fl_alert *v = NULL;
+    size_t nv = 0;
+    int rc = fl_alert_store_active_list(e->db, rule_name, &v, &nv);
+    for (size_t i = 0; !rc && i < nv; i++) {
+        fl_alert *a = &v[i];
         a->state = FL_ALERT_RESOLVED;
         a->resolved_at = a->updated_at = now;
         snprintf(a->resolved_by, sizeof a->resolved_by, "%s", actor && *actor ? actor : "api");
@@ -1097,12 +1074,12 @@ int fl_engine_resolve_rule(fl_alert_engine *e, const char *rule_name, const char
         rc = rc ? rc : fl_alert_store_update(e->db, a, now);
     }
     if (rc) {
-        fl_free(c.v);
+        fl_free(v);
         return rc;
     }
-    count(e->resolved, c.n);
-    *out = c.v;
-    *n = c.n;
+    count(e->resolved, nv);
+    *out = v;
+    *n = nv;
     return 0;
 }
 

@@ -250,6 +250,10 @@ FL_MUST_USE int fl_alert_store_update(sqlite3 *db, const fl_alert *a, int64_t la
 /* Open/acknowledged alerts to re-notify: notified last at or before before_us, of rule. */
 typedef int (*fl_alert_visit_fn)(void *ctx, const fl_alert *a, int64_t last_notified_at);
 FL_MUST_USE int fl_alert_store_active(sqlite3 *db, fl_alert_visit_fn fn, void *ctx);
+/* The open and acknowledged alerts of rule_name (NULL: of every rule); *out (fl_free, NULL
+ * when none) holds *n. */
+FL_MUST_USE int fl_alert_store_active_list(sqlite3 *db, const char *rule_name, fl_alert **out,
+                                           size_t *n);
 /* Newest first, filtered (access is checked by the caller on each row via keep()). */
 FL_MUST_USE int fl_alert_store_list(sqlite3 *db, const fl_alert_filter *f,
                                     int (*keep)(const fl_alert_filter *f, const fl_alert *a),

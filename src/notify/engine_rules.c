@@ -177,44 +177,31 @@ int fl_engine_rules_load(fl_alert_engine *e, char *err, size_t errlen)
     return e->rules ? 0 : FL_ENOMEM;
 }
 
-struct actives_ctx {
-    const ruleset *old, *rs;
-    active_alert *v;
-    size_t n, cap;
-};
-
-static int actives_visit(void *ctx, const fl_alert *a, int64_t last)
-{
-    (void)last;
-    struct actives_ctx *c = ctx;
-    const rule *r = find_rule(c->rs, a->rule);
-    if (!r || !a->device_id[0] || (c->old && fl_ruleset_find(c->old, -1, r->identity)))
-        return 0; /* no such rule, a pipeline alert, or an unchanged rule (state kept) */
-    if (c->n == c->cap) {
-        size_t cap = c->cap ? 2 * c->cap : 64;
-        active_alert *v = fl_realloc(c->v, cap * sizeof *v);
-        if (!v)
-            return FL_ENOMEM;
-        c->v = v;
-        c->cap = cap;
-    }
-    c->v[c->n].identity = r->identity;
-    snprintf(c->v[c->n].device, sizeof c->v[c->n].device, "%s", a->device_id);
-    c->n++;
-    return 0;
-}
-
 int fl_engine_collect_actives(fl_alert_engine *e, const ruleset *old, const ruleset *rs,
                               active_alert **out, size_t *n)
 {
-    struct actives_ctx c = {.old = old, .rs = rs};
-    int rc = fl_alert_store_active(e->db, actives_visit, &c);
+    fl_alert *v = NULL;
+    size_t nv = 0, k = 0;
+    int rc = fl_alert_store_active_list(e->db, NULL, &v, &nv);
+    active_alert *actives = rc || !nv ? NULL : fl_calloc(nv, sizeof *actives);
+    if (!rc && nv && !actives)
+        rc = FL_ENOMEM;
+    for (size_t i = 0; !rc && i < nv; i++) {
+        const rule *r = find_rule(rs, v[i].rule);
+        /* no such rule, a pipeline alert, or an unchanged rule (its state is kept) */
+        if (!r || !v[i].device_id[0] || (old && fl_ruleset_find(old, -1, r->identity)))
+            continue;
+        actives[k].identity = r->identity;
+        snprintf(actives[k].device, sizeof actives[k].device, "%s", v[i].device_id);
+        k++;
+    }
+    fl_free(v);
     if (rc) {
-        fl_free(c.v);
+        fl_free(actives);
         return rc;
     }
-    *out = c.v;
-    *n = c.n;
+    *out = actives;
+    *n = k;
     return 0;
 }
 

@@ -221,6 +221,43 @@ int fl_alert_store_active(sqlite3 *db, fl_alert_visit_fn fn, void *ctx)
     return rc;
 }
 
+struct active_list {
+    const char *rule;
+    fl_alert *v;
+    size_t n, cap;
+};
+
+static int active_list_visit(void *ctx, const fl_alert *a, int64_t last)
+{
+    (void)last;
+    struct active_list *c = ctx;
+    if (c->rule && strcmp(a->rule, c->rule) != 0)
+        return 0;
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? 2 * c->cap : 16;
+        fl_alert *v = fl_realloc(c->v, cap * sizeof *v);
+        if (!v)
+            return FL_ENOMEM;
+        c->v = v;
+        c->cap = cap;
+    }
+    c->v[c->n++] = *a;
+    return 0;
+}
+
+int fl_alert_store_active_list(sqlite3 *db, const char *rule_name, fl_alert **out, size_t *n)
+{
+    struct active_list c = {.rule = rule_name};
+    int rc = fl_alert_store_active(db, active_list_visit, &c);
+    if (rc) {
+        fl_free(c.v);
+        return rc;
+    }
+    *out = c.v;
+    *n = c.n;
+    return 0;
+}
+
 int fl_alert_store_list(sqlite3 *db, const fl_alert_filter *f,
                         int (*keep)(const fl_alert_filter *f, const fl_alert *a), fl_alert **out,
                         size_t *n, int *more)
