@@ -606,6 +606,20 @@ static const fl_config_entry channel_entries[] = {
      "email: a file holding the SMTP AUTH password (its first line), readable by the server's "
      "user only (mode 0600 or 0400: refused otherwise), so the password is in no config text, "
      "command line or log. Read at each delivery: rotate it by rewriting the file."},
+    {"ca_file", FL_CFG_STRING, "", 0, 0, NULL, IOFF(fl_channel_config, ca_file),
+     ISZ(fl_channel_config, ca_file),
+     "PEM file of the CA certificate(s) this channel trusts for its TLS connection (https://, "
+     "smtps://, smtp:// with STARTTLS), instead of the system's CA store: a receiver or relay "
+     "with a private CA or a self-signed certificate. The host name is checked either way. "
+     "Empty: the system's CA store."},
+    {"client_cert_file", FL_CFG_STRING, "", 0, 0, NULL, IOFF(fl_channel_config, client_cert_file),
+     ISZ(fl_channel_config, client_cert_file),
+     "PEM client certificate (chain, leaf first) shown to a receiver or relay that requires "
+     "mutual TLS. Needs client_key_file."},
+    {"client_key_file", FL_CFG_STRING, "", 0, 0, NULL, IOFF(fl_channel_config, client_key_file),
+     ISZ(fl_channel_config, client_key_file),
+     "The unencrypted PEM private key of client_cert_file; not readable by others (mode 0600, "
+     "0640 or 0400: refused otherwise)."},
     {"min_severity", FL_CFG_ENUM, "info", 0, 0, "info|warning|critical",
      IOFF(fl_channel_config, min_severity), ISZ(fl_channel_config, min_severity),
      "Only alerts of this severity or higher are sent to this channel."},

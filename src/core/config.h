@@ -28,17 +28,20 @@ typedef struct fl_fleet_config {
 /* [channel.NAME]: where alerts are notified (src/notify, docs/alerts.md "Channels"). */
 typedef struct fl_channel_config {
     char name[64];
-    char type[16];         /* webhook | slack | pagerduty | email */
-    char url[512];         /* http(s):// for webhook/slack/pagerduty, smtp(s):// for email */
-    char routing_key[128]; /* pagerduty */
-    char from[256];        /* email */
-    char to[512];          /* email, comma-separated */
-    char starttls[8];      /* email: on | off */
-    char username[128];    /* email: SMTP AUTH user ("" = no AUTH) */
-    char password_file[512]; /* email: file holding the SMTP AUTH password */
-    char min_severity[16]; /* info | warning | critical */
-    char fleets[512];      /* comma-separated [fleet.NAME]s, "" = all */
-    int64_t rate_per_min;  /* 0 = unlimited */
+    char type[16];              /* webhook | slack | pagerduty | email */
+    char url[512];              /* http(s):// for webhook/slack/pagerduty, smtp(s):// for email */
+    char routing_key[128];      /* pagerduty */
+    char from[256];             /* email */
+    char to[512];               /* email, comma-separated */
+    char starttls[8];           /* email: on | off */
+    char username[128];         /* email: SMTP AUTH user ("" = no AUTH) */
+    char password_file[512];    /* email: file holding the SMTP AUTH password */
+    char ca_file[512];          /* PEM CA bundle trusted instead of the system's ("" = system) */
+    char client_cert_file[512]; /* PEM client certificate for mutual TLS ("" = none) */
+    char client_key_file[512];  /* its unencrypted PEM private key */
+    char min_severity[16];      /* info | warning | critical */
+    char fleets[512];           /* comma-separated [fleet.NAME]s, "" = all */
+    int64_t rate_per_min;       /* 0 = unlimited */
     int64_t timeout_s;
 } fl_channel_config;
 

@@ -1,5 +1,7 @@
 /* channel_email.c — email over SMTP with libcurl (smtp:// with STARTTLS required when
- * starttls = on, or smtps://): a plain-text message whose subject names the severity, rule and
+ * starttls = on, or smtps://; the relay's certificate verified as tls.c sets up, and with
+ * CURLUSESSL_ALL libcurl sends AUTH and the mail only after STARTTLS succeeded, re-reading the
+ * relay's EHLO over TLS): a plain-text message whose subject names the severity, rule and
  * device ("[fleetlake] CRITICAL engine_hot on truck-0042"), with a Message-ID built from the
  * idempotency key so a mail system can drop a repeat. SMTP 4xx and no answer are retried,
  * 5xx (mailbox unavailable, relay denied) is a refusal. */

@@ -261,6 +261,8 @@ int fl_notify_channels_validate(const fl_config *cfg, char *err, size_t errlen)
         if (!rc)
             rc = strcmp(ch->type, "email") == 0 ? check_email(cfg, ch, err, errlen)
                                                 : check_http(ch, err, errlen);
+        if (!rc)
+            rc = fl_notify_tls_check(ch, err, errlen);
         struct check c = {cfg, ch->name, err, errlen, 0};
         if (!rc && each_item(ch->fleets, check_fleet, &c))
             rc = FL_ECONFIG;

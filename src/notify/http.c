@@ -40,6 +40,7 @@ void fl_notify_curl_common(CURL *curl, const fl_channel_config *ch, atomic_int *
     curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, (long)ch->timeout_s);
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(curl, CURLOPT_USERAGENT, "fleetlake/" FL_VERSION);
+    fl_notify_curl_tls(curl, ch);
     if (stop) {
         curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
         curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, on_progress);
@@ -74,6 +75,8 @@ void fl_notify_curl_failure(CURLcode cc, const char *errbuf, fl_send_result *res
     case CURLE_SSL_CIPHER:
     case CURLE_SSL_CACERT_BADFILE:
     case CURLE_USE_SSL_FAILED:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_CLIENTCERT: /* the peer asked for a client certificate we do not have */
         reason = "tls";
         break;
     default:

@@ -93,10 +93,20 @@ void fl_notify_headline(const fl_notification *n, char *out, size_t outlen);
 /* POST body (JSON) to url with the Idempotency-Key header; classify the answer into res. */
 void fl_notify_http_post(CURL *curl, const char *url, const fl_channel_config *ch,
                          const fl_notification *n, const fl_buf *body, fl_send_result *res);
-/* Common curl options: timeout, no signals, abort when *stop becomes non-zero. */
+/* Common curl options: timeout, no signals, the channel's TLS (fl_notify_curl_tls), abort
+ * when *stop becomes non-zero. */
 void fl_notify_curl_common(CURL *curl, const fl_channel_config *ch, atomic_int *stop);
 /* Fill res for a failed transfer (curl error cc, message errbuf). */
 void fl_notify_curl_failure(CURLcode cc, const char *errbuf, fl_send_result *res);
+
+/* ---- tls.c ---- */
+/* Check ch's ca_file, client_cert_file and client_key_file (serve, before it starts): each
+ * readable PEM, the key unencrypted, private and the certificate's, and a URL that uses TLS.
+ * err names the channel and the key. */
+FL_MUST_USE int fl_notify_tls_check(const fl_channel_config *ch, char *err, size_t errlen);
+/* Set ch's TLS options on curl: TLS 1.2 at least, ca_file as the only trust anchors, the
+ * client certificate and key (ch borrowed for the transfer). */
+void fl_notify_curl_tls(CURL *curl, const fl_channel_config *ch);
 
 /* ---- outbox.c: the dispatcher's statements (each its own autocommit transaction) ---- */
 /* Up to max due pending rows of channel (next_attempt_at <= now), oldest due first. */

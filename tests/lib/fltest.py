@@ -10,6 +10,7 @@ import os
 import shutil
 import signal
 import socket
+import sqlite3
 import ssl
 import subprocess
 import sys
@@ -207,6 +208,35 @@ def record(device="truck-0001", ts="2026-01-02T03:04:05.678Z", **kw):
          "metadata": {"version": "1.2.0", "source": "fms-gw"}}
     r.update(kw)
     return r
+
+
+def outbox_enqueue(data, channel, alert, event="trigger"):
+    """One notification in <data>/meta.db's notify_outbox, exactly as the alert engine's
+    fl_notify_enqueue writes it (the alert JSON as payload, due now), for the real dispatcher
+    of a running serve to deliver. Returns its id."""
+    db = sqlite3.connect(os.path.join(data, "meta.db"), timeout=30, isolation_level=None)
+    try:
+        db.execute("BEGIN IMMEDIATE")
+        now = int(time.time() * 1e6)
+        (nid,) = db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM notify_outbox").fetchone()
+        db.execute("INSERT INTO notify_outbox (id, channel, alert_id, event, payload, created_at,"
+                   " attempts, next_attempt_at, state) VALUES (?, ?, ?, ?, ?, ?, 0, ?, 'pending')",
+                   (nid, channel, alert["id"], event, json.dumps(alert), now, now))
+        db.execute("COMMIT")
+        return nid
+    finally:
+        db.close()
+
+
+def outbox_row(data, nid):
+    """Notification nid of <data>/meta.db's notify_outbox as a dict ({} if there is none)."""
+    db = sqlite3.connect(f"file:{os.path.join(data, 'meta.db')}?mode=ro", uri=True, timeout=30)
+    try:
+        db.row_factory = sqlite3.Row
+        r = db.execute("SELECT * FROM notify_outbox WHERE id = ?", (nid,)).fetchone()
+        return dict(r) if r else {}
+    finally:
+        db.close()
 
 
 class Checks:

@@ -157,6 +157,62 @@ static void channel_config_and_checks(void **state)
     free(cfg);
 }
 
+/* ca_file and the client certificate: the checks that need no real certificate (those that do
+ * are in tests/integration/test_notify_tls.py, with certificates made by openssl). */
+static void channel_tls_checks(void **state)
+{
+    (void)state;
+    fl_config *cfg = malloc(sizeof *cfg);
+    char err[512], dir[400], notpem[512];
+    const char *base = getenv("FL_TEST_TMP");
+    snprintf(dir, sizeof dir, "%s/notify-tls-XXXXXX", base ? base : "/tmp");
+    assert_non_null(mkdtemp(dir));
+    snprintf(notpem, sizeof notpem, "%s/notpem.txt", dir);
+    FILE *f = fopen(notpem, "w");
+    assert_non_null(f);
+    fputs("not a certificate\n", f);
+    fclose(f);
+    fl_config_defaults(cfg);
+
+    set(cfg, "channel.hook.url", "http://127.0.0.1:9/x");
+    set(cfg, "channel.hook.ca_file", notpem);
+    expect_invalid(cfg, "[channel.hook] ca_file: does not apply without TLS (url http://");
+    set(cfg, "channel.hook.url", "https://127.0.0.1:9/x");
+    expect_invalid(cfg, "[channel.hook] ca_file: '");
+    expect_invalid(cfg, "notpem.txt' holds no PEM certificate");
+    set(cfg, "channel.hook.ca_file", "/nonexistent/ca.pem");
+    expect_invalid(cfg, "[channel.hook] ca_file: cannot read '/nonexistent/ca.pem'");
+    set(cfg, "channel.hook.ca_file", dir);
+    expect_invalid(cfg, "not a regular file");
+    set(cfg, "channel.hook.ca_file", "");
+    set(cfg, "channel.hook.client_key_file", notpem);
+    expect_invalid(cfg, "[channel.hook] client_cert_file: required with client_key_file");
+    set(cfg, "channel.hook.client_key_file", "");
+    assert_int_equal(fl_notify_channels_validate(cfg, err, sizeof err), 0);
+
+    set(cfg, "channel.mail.type", "email");
+    set(cfg, "channel.mail.url", "smtp://127.0.0.1:2525");
+    set(cfg, "channel.mail.from", "fleetlake@example.net");
+    set(cfg, "channel.mail.to", "ops@example.net");
+    set(cfg, "channel.mail.starttls", "off");
+    set(cfg, "channel.mail.client_cert_file", notpem);
+    expect_invalid(cfg, "[channel.mail] client_cert_file: does not apply without TLS (url "
+                        "smtp://127.0.0.1:2525 with starttls = off)");
+    set(cfg, "channel.mail.starttls", "on");
+    expect_invalid(cfg, "[channel.mail] client_key_file: required with client_cert_file");
+    set(cfg, "channel.mail.client_key_file", notpem);
+    expect_invalid(cfg, "[channel.mail] client_cert_file: '");
+    set(cfg, "channel.mail.client_cert_file", "");
+    set(cfg, "channel.mail.client_key_file", "");
+    set(cfg, "channel.pd.type", "pagerduty"); /* the public endpoint is https:// */
+    set(cfg, "channel.pd.routing_key", "k");
+    set(cfg, "channel.pd.ca_file", notpem);
+    expect_invalid(cfg, "[channel.pd] ca_file: '");
+    unlink(notpem);
+    rmdir(dir);
+    free(cfg);
+}
+
 /* ---- routing at enqueue --------------------------------------------------------------------- */
 
 static void routing_by_severity_and_fleet(void **state)
@@ -717,6 +773,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(channel_config_and_checks),
+        cmocka_unit_test(channel_tls_checks),
         cmocka_unit_test(routing_by_severity_and_fleet),
         cmocka_unit_test(channel_payloads),
         cmocka_unit_test(backoff_and_rate_window),
