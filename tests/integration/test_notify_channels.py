@@ -15,7 +15,6 @@ bad channel stops serve with a message naming the channel and key; /metrics coun
 import http.server
 import json
 import os
-import sqlite3
 import sys
 import threading
 import time
@@ -158,28 +157,11 @@ def alert(aid, severity="critical", device="truck-0042", state="open"):
 
 def enqueue(channel, a, event="trigger"):
     """One outbox row, as fl_notify_enqueue writes it. Returns its id."""
-    db = sqlite3.connect(os.path.join(data, "meta.db"), timeout=30, isolation_level=None)
-    try:
-        db.execute("BEGIN IMMEDIATE")
-        now = int(time.time() * 1e6)
-        (nid,) = db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM notify_outbox").fetchone()
-        db.execute("INSERT INTO notify_outbox (id, channel, alert_id, event, payload, created_at,"
-                   " attempts, next_attempt_at, state) VALUES (?, ?, ?, ?, ?, ?, 0, ?, 'pending')",
-                   (nid, channel, a["id"], event, json.dumps(a), now, now))
-        db.execute("COMMIT")
-        return nid
-    finally:
-        db.close()
+    return fltest.outbox_enqueue(data, channel, a, event)
 
 
 def outbox(nid):
-    db = sqlite3.connect(f"file:{os.path.join(data, 'meta.db')}?mode=ro", uri=True, timeout=30)
-    try:
-        db.row_factory = sqlite3.Row
-        r = db.execute("SELECT * FROM notify_outbox WHERE id = ?", (nid,)).fetchone()
-        return dict(r) if r else None
-    finally:
-        db.close()
+    return fltest.outbox_row(data, nid) or None
 
 
 def wait_state(nid, state, timeout=30):

@@ -3,11 +3,8 @@
 requires a login: the right password (read from a 0600 file) delivers, a wrong one is refused
 by the server and the notification fails without retries, a world-readable password file stops
 serve with a message naming the channel and key, and username without password_file too."""
-import json
 import os
-import sqlite3
 import sys
-import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 import fltest  # noqa: E402
@@ -93,24 +90,12 @@ def enqueue(ch, aid):
          "opened_at": "2026-11-25T07:00:00.000000Z", "updated_at": "2026-11-25T07:00:00.000000Z",
          "acknowledged_at": None, "resolved_at": None, "resolved_by": None, "notify_count": 1,
          "trace_id": None}
-    db = sqlite3.connect(os.path.join(data, "meta.db"), timeout=30, isolation_level=None)
-    db.execute("BEGIN IMMEDIATE")
-    now = int(time.time() * 1e6)
-    (nid,) = db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM notify_outbox").fetchone()
-    db.execute("INSERT INTO notify_outbox (id, channel, alert_id, event, payload, created_at,"
-               " attempts, next_attempt_at, state) VALUES (?, ?, ?, 'trigger', ?, ?, 0, ?,"
-               " 'pending')", (nid, ch, aid, json.dumps(a), now, now))
-    db.execute("COMMIT")
-    db.close()
-    return nid
+    return fltest.outbox_enqueue(data, ch, a)
 
 
 def state(nid):
-    db = sqlite3.connect(f"file:{os.path.join(data, 'meta.db')}?mode=ro", uri=True, timeout=30)
-    r = db.execute("SELECT state, attempts, last_error FROM notify_outbox WHERE id = ?",
-                   (nid,)).fetchone()
-    db.close()
-    return r
+    r = fltest.outbox_row(data, nid)
+    return r.get("state"), r.get("attempts"), r.get("last_error")
 
 
 n_ok = enqueue("ok", 1)
