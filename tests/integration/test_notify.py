@@ -8,11 +8,8 @@ receiver path got. A normal reading then resolves the alert by itself, and the r
 the same channels (PagerDuty: event_action resolve with the trigger's dedup_key). The time from
 each POST to the webhook's receipt is printed (the issue's alert-latency figure; the benchmark
 under load lives in bench/)."""
-import http.server
-import json
 import os
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
@@ -22,34 +19,17 @@ c = fltest.Checks()
 root = fltest.scratch_dir("notify-e2e")
 
 
-class Receiver:
-    def __init__(self):
-        self.port = fltest.free_port()
-        self.got = []  # (path, body, receipt time)
-        self.lock = threading.Lock()
-        rx = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
-                with rx.lock:
-                    rx.got.append((self.path, body, time.time()))
-                self.send_response(202 if self.path == "/pd" else 200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def at(self, path):
-        with self.lock:
-            return [(b, t) for p, b, t in self.got if p == path]
+def pagerduty_answer(path):
+    return (202, b'{"status":"success"}') if path == "/pd" else (200, b"ok")
 
 
-rx = Receiver()
+rx = fltest.Receiver(pagerduty_answer).start()
+
+
+def at(path):
+    """(body, receipt time) of each POST to path."""
+    return [(h.body, h.at) for h in rx.hits(path)]
+
 base = f"http://127.0.0.1:{rx.port}"
 SETS = ["--set", "process.batch_interval_s=1", "--set", "rule.anomaly.enabled=off",
         "--set", "fleet.seoul.devices=truck-*", "--set", "fleet.busan.devices=van-*",
@@ -75,7 +55,7 @@ def post(dev, temp):
 
 
 def wait_n(path, n, timeout=30):
-    return fltest.wait_for(lambda: len(rx.at(path)) >= n, timeout=timeout, what=f"{n} at {path}")
+    return fltest.wait_for(lambda: len(at(path)) >= n, timeout=timeout, what=f"{n} at {path}")
 
 
 latencies = []
@@ -84,8 +64,8 @@ latencies = []
 t0 = post("truck-0001", 61.5)
 c.check(wait_n("/hook", 1), "webhook got the truck's alert")
 c.check(wait_n("/pd", 1), "pagerduty got the truck's alert (critical, seoul)")
-if rx.at("/hook"):
-    body, t = rx.at("/hook")[0]
+if at("/hook"):
+    body, t = at("/hook")[0]
     latencies.append(t - t0)
     c.eq(body.get("event"), "trigger", "webhook event")
     c.eq(body.get("rule"), "hot", "webhook rule")
@@ -95,8 +75,8 @@ if rx.at("/hook"):
     c.eq(body.get("value"), 61.5, "webhook value")
     c.eq(body.get("idempotency_key", "").split(":", 1)[1], body.get("dedup_key"),
          "idempotency key = outbox id : dedup_key")
-if rx.at("/pd"):
-    pd = rx.at("/pd")[0][0]
+if at("/pd"):
+    pd = at("/pd")[0][0]
     c.eq(pd.get("event_action"), "trigger", "pd event_action")
     c.eq(pd.get("routing_key"), "R0123456789abcdef0123456789abcde", "pd routing_key")
     c.check(bool(pd.get("dedup_key")), "pd dedup_key")
@@ -109,26 +89,26 @@ if rx.at("/pd"):
 t1 = post("van-0007", 70)
 c.check(wait_n("/hook", 2), "webhook got the van's alert")
 c.check(wait_n("/vans", 1), "vans channel got the van's alert")
-if len(rx.at("/hook")) >= 2:
-    latencies.append(rx.at("/hook")[1][1] - t1)
-    c.eq(rx.at("/hook")[1][0].get("device_id"), "van-0007", "second webhook is the van")
+if len(at("/hook")) >= 2:
+    latencies.append(at("/hook")[1][1] - t1)
+    c.eq(at("/hook")[1][0].get("device_id"), "van-0007", "second webhook is the van")
 
 # The truck cools down: the alert resolves by itself and the resolve follows the trigger.
 post("truck-0001", 20.0)
 c.check(wait_n("/pd", 2), "pagerduty got the resolve")
-if len(rx.at("/pd")) >= 2:
-    res = rx.at("/pd")[1][0]
+if len(at("/pd")) >= 2:
+    res = at("/pd")[1][0]
     c.eq(res.get("event_action"), "resolve", "pd resolve")
-    c.eq(res.get("dedup_key"), rx.at("/pd")[0][0].get("dedup_key"), "resolve shares dedup_key")
+    c.eq(res.get("dedup_key"), at("/pd")[0][0].get("dedup_key"), "resolve shares dedup_key")
     c.eq(sorted(res.keys()), ["dedup_key", "event_action", "routing_key"], "resolve fields")
-c.check(fltest.wait_for(lambda: any(b.get("event") == "resolve" for b, _ in rx.at("/hook")),
+c.check(fltest.wait_for(lambda: any(b.get("event") == "resolve" for b, _ in at("/hook")),
                         timeout=30, what="webhook resolve"), "webhook got the resolve")
 
 time.sleep(1.0)  # whatever else was going to arrive has arrived
-c.eq(len(rx.at("/pd")), 2, "pagerduty: the truck's trigger and resolve only")
-c.eq(len(rx.at("/vans")), 1, "vans: the van's trigger only")
-c.eq(len(rx.at("/slack")), 0, "a channel for another fleet got nothing")
-c.eq(len(rx.at("/hook")), 3, "webhook: two triggers and a resolve, each once")
+c.eq(len(at("/pd")), 2, "pagerduty: the truck's trigger and resolve only")
+c.eq(len(at("/vans")), 1, "vans: the van's trigger only")
+c.eq(len(at("/slack")), 0, "a channel for another fleet got nothing")
+c.eq(len(at("/hook")), 3, "webhook: two triggers and a resolve, each once")
 
 m = srv.metrics()
 c.eq(m.get('fleetlake_notify_deliveries_total{channel="hook",outcome="delivered"}'), 3.0,
@@ -137,7 +117,7 @@ c.eq(m.get('fleetlake_notify_outbox_pending{channel="hook"}'), 0.0, "nothing pen
 for i, lat in enumerate(latencies):
     print(f"alert latency {i + 1} (POST -> webhook receiver): {lat * 1000:.0f} ms")
 c.eq(srv.stop(), 0, "serve stops cleanly")
-rx.server.shutdown()
+rx.stop()
 if c.failed:
     print(srv.log_text())
 c.finish()

@@ -12,11 +12,9 @@ sent in clear to a server without it; receiver down then up -> delivered after r
 kill -9 of serve with pending notifications -> delivered after restart, once, and nothing
 already answered 2xx is sent again; a channel's rate limit holds the rest in the outbox; a
 bad channel stops serve with a message naming the channel and key; /metrics counts it all."""
-import http.server
 import json
 import os
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
@@ -37,48 +35,12 @@ data = root + "/data"
 
 # ---- receivers ---------------------------------------------------------------------------------
 
-class Receiver:
-    """An HTTP receiver recording every POST (path, headers, JSON body); start/stop on one port."""
+def pagerduty_answer(path):
+    return (202, b'{"status":"success"}') if path == "/pd" else (200, b"ok")
 
-    def __init__(self):
-        self.port = fltest.free_port()
-        self.got = []
-        self.lock = threading.Lock()
-        self.server = None
 
-    def start(self):
-        rx = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                with rx.lock:
-                    rx.got.append((self.path, dict(self.headers), json.loads(body)))
-                status = 202 if self.path == "/pd" else 200
-                answer = b'{"status":"success"}' if self.path == "/pd" else b"ok"
-                self.send_response(status)
-                self.send_header("Content-Length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
-
-            def log_message(self, *args):
-                pass
-
-        http.server.ThreadingHTTPServer.allow_reuse_address = True
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-    def by_path(self, path):
-        with self.lock:
-            return [b for p, h, b in self.got if p == path]
-
-    def keys(self):
-        with self.lock:
-            return [h.get("Idempotency-Key") for p, h, b in self.got]
+def idempotency_keys():
+    return [h.headers.get("Idempotency-Key") for h in rx.hits()]
 
 
 class MailHandler:
@@ -91,8 +53,7 @@ class MailHandler:
         return "250 Message accepted for delivery"
 
 
-rx = Receiver()
-rx.start()
+rx = fltest.Receiver(pagerduty_answer).start()
 mail = MailHandler()
 smtp_port = fltest.free_port()
 smtp = aiosmtpd.controller.Controller(mail, hostname="127.0.0.1", port=smtp_port)
@@ -186,7 +147,7 @@ ids["pd_resolve"] = enqueue("pd", alert(1, state="resolved"), "resolve")
 for name, nid in ids.items():
     c.check(wait_state(nid, "delivered"), f"{name} notification {nid} delivered")
 
-hooks = rx.by_path("/hook")
+hooks = rx.bodies("/hook")
 c.eq(len(hooks), 1, "webhook received once")
 if hooks:
     h = hooks[0]
@@ -197,7 +158,7 @@ if hooks:
     c.eq(h.get("notification_id"), ids["hook"], "notification id")
     c.eq(h.get("value"), 131.5, "webhook value")
 
-slacks = rx.by_path("/slack")
+slacks = rx.bodies("/slack")
 c.eq(len(slacks), 1, "slack received once")
 if slacks:
     s = slacks[0]
@@ -207,7 +168,7 @@ if slacks:
     c.check("engine_temp 131.5 &gt; 120" in json.dumps(att.get("blocks")),
             "slack blocks carry the escaped summary")
 
-pds = rx.by_path("/pd")
+pds = rx.bodies("/pd")
 c.eq(len(pds), 2, "pagerduty received trigger and resolve")
 if len(pds) == 2:
     trig = next((p for p in pds if p.get("event_action") == "trigger"), {})
@@ -251,7 +212,7 @@ c.eq(outbox(down_id)["state"], "pending", "still pending while down")
 rx.start()
 c.check(wait_state(down_id, "delivered"), "delivered once the receiver is back")
 time.sleep(1.0)  # several poll intervals: nothing is sent again
-c.eq(rx.keys().count(f"{down_id}:engine_hot:truck-0003"), 1, "received exactly once")
+c.eq(idempotency_keys().count(f"{down_id}:engine_hot:truck-0003"), 1, "received exactly once")
 
 # ---- kill -9 with pending notifications -------------------------------------------------------
 rx.stop()
@@ -261,27 +222,27 @@ c.check(fltest.wait_for(lambda: all((outbox(n) or {}).get("attempts", 0) >= 1 fo
 srv.kill9()
 rx.start()
 time.sleep(0.5)
-c.eq(sum(1 for k in rx.keys() if k and int(k.split(":")[0]) in pending), 0,
+c.eq(sum(1 for k in idempotency_keys() if k and int(k.split(":")[0]) in pending), 0,
      "nothing delivered while serve is down")
 srv = fltest.Server(data, extra=["--config", conf])
 srv.start()
 for n in pending:
     c.check(wait_state(n, "delivered"), f"notification {n} delivered after restart")
 time.sleep(1.0)
-keys = rx.keys()
+keys = idempotency_keys()
 for n in pending:
     c.eq(sum(1 for k in keys if k and k.startswith(f"{n}:")), 1, f"notification {n} once")
 # Nothing already answered 2xx before the kill was sent again.
-c.eq(len(rx.by_path("/hook")), 1 + 1 + 3, "webhook: no repeats across the restart")
-c.eq(len(rx.by_path("/pd")), 2, "pagerduty: no repeats across the restart")
-c.eq(len(rx.by_path("/slack")), 1, "slack: no repeats across the restart")
+c.eq(len(rx.bodies("/hook")), 1 + 1 + 3, "webhook: no repeats across the restart")
+c.eq(len(rx.bodies("/pd")), 2, "pagerduty: no repeats across the restart")
+c.eq(len(rx.bodies("/slack")), 1, "slack: no repeats across the restart")
 
 # ---- rate limit: 3 a minute ---------------------------------------------------------------------
 slow = [enqueue("slow", alert(20 + i, device=f"truck-02{i}")) for i in range(5)]
-c.check(fltest.wait_for(lambda: len(rx.by_path("/slow")) >= 3, timeout=30, what="3 sent"),
+c.check(fltest.wait_for(lambda: len(rx.bodies("/slow")) >= 3, timeout=30, what="3 sent"),
         "rate-limited channel sends its first 3")
 time.sleep(1.5)
-c.eq(len(rx.by_path("/slow")), 3, "no more than rate_per_min = 3 within the minute")
+c.eq(len(rx.bodies("/slow")), 3, "no more than rate_per_min = 3 within the minute")
 states = [outbox(n)["state"] for n in slow]
 c.eq(states.count("pending"), 2, "the rest waits in the outbox")
 

@@ -15,15 +15,12 @@ channel trusting its own CA through ca_file.
 - Mutual TLS: a receiver that requires a client certificate from the private CA gets one
   from client_cert_file/client_key_file and sees its subject; without one: tls, retried.
 - serve refuses bad TLS files with a message naming the channel and the key."""
-import http.server
-import json
 import logging
 import os
 import smtplib
 import ssl
 import subprocess
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
@@ -98,50 +95,22 @@ smtp_cert, smtp_key = fltest.gen_cert(os.path.join(root, "relay"))
 
 # ---- receivers ---------------------------------------------------------------------------------
 
-class HttpsReceiver:
-    """An HTTPS receiver recording every POST as (path, client certificate CN, JSON body).
-    client_ca: require a client certificate issued by it (mutual TLS). tls12: TLS 1.2 only."""
+def https_receiver(client_ca=None, tls12=False):
+    """An HTTPS receiver with the web certificate. client_ca: require a client certificate
+    issued by it (mutual TLS). tls12: TLS 1.2 only."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(web_cert, web_key)
+    if client_ca:
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        ctx.load_verify_locations(client_ca)
+    if tls12:
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    return fltest.Receiver(ssl_context=ctx).start()
 
-    def __init__(self, client_ca=None, tls12=False):
-        self.got = []
-        self.lock = threading.Lock()
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(web_cert, web_key)
-        if client_ca:
-            ctx.verify_mode = ssl.CERT_REQUIRED
-            ctx.load_verify_locations(client_ca)
-        if tls12:
-            ctx.maximum_version = ssl.TLSVersion.TLSv1_2
-        rx = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                peer = self.connection.getpeercert() or {}
-                cn = dict(x[0] for x in peer.get("subject", ())).get("commonName")
-                with rx.lock:
-                    rx.got.append((self.path, cn, json.loads(body)))
-                self.send_response(200)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        # A failed handshake raises OSError in accept(), which socketserver ignores.
-        self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True)
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def by_path(self, path):
-        with self.lock:
-            return [(cn, b) for p_, cn, b in self.got if p_ == path]
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
+def received(rx, path):
+    """(client certificate CN, JSON body) of each POST to path."""
+    return [(h.peer_cn, h.body) for h in rx.hits(path)]
 
 
 def over_tls(server, session):
@@ -190,12 +159,12 @@ def relay_context(client_ca=None):
     return ctx
 
 
-web = HttpsReceiver()
-mtls = HttpsReceiver(client_ca=ca)
+web = https_receiver()
+mtls = https_receiver(client_ca=ca)
 # With TLS 1.3 the client's handshake is over before the server checks the client certificate,
 # so a refusal reaches curl as a failed send or receive (reason connect or tls, by timing).
 # With TLS 1.2 the refusal is part of the handshake: always reason tls.
-mtls12 = HttpsReceiver(client_ca=ca, tls12=True)
+mtls12 = https_receiver(client_ca=ca, tls12=True)
 # STARTTLS relay. It offers AUTH and accepts mail before STARTTLS too (auth_require_tls off):
 # that the login and the mail come after STARTTLS is the client's doing, which is the point.
 starttls_mail = Mail()
@@ -360,7 +329,7 @@ for name, nid in bad.items():
     c.eq(row.get("state"), "pending", f"{name}: still pending, not given up")
     print(f"{name}: {row.get('last_error')}")
 
-got = web.by_path("/ca")
+got = received(web, "/ca")
 c.eq(len(got), 1, "HTTPS webhook through ca_file: received once")
 if got:
     c.eq(got[0][1].get("event"), "trigger", "webhook event")
@@ -368,18 +337,18 @@ if got:
     c.eq(got[0][1].get("value"), 131.5, "webhook value")
     c.eq(got[0][1].get("idempotency_key"), f"{good['hook_ca']}:engine_hot:truck-0001",
          "webhook idempotency key")
-got = web.by_path("/bundle")
+got = received(web, "/bundle")
 c.eq(len(got), 1, "slack through a CA bundle (the right CA second): received once")
 if got:
     c.eq(got[0][1].get("text"), "CRITICAL engine_hot on truck-0002", "slack text")
-got = mtls.by_path("/mtls")
+got = received(mtls, "/mtls")
 c.eq(len(got), 1, "mutual TLS: received once")
 if got:
     c.eq(got[0][0], "fleetlake-client", "the receiver saw the client certificate's subject")
     c.eq(got[0][1].get("device_id"), "truck-0003", "mutual TLS payload")
 for path in ("/wrong-ca", "/system", "/wrong-host"):
-    c.eq(web.by_path(path), [], f"nothing received on {path}")
-c.eq(mtls12.by_path("/no-client-cert"), [], "nothing received without a client certificate")
+    c.eq(received(web, path), [], f"nothing received on {path}")
+c.eq(received(mtls12, "/no-client-cert"), [], "nothing received without a client certificate")
 
 mails = {tuple(m[0]): m for m in starttls_mail.mails}
 m = mails.get(("starttls@example.net",))
@@ -422,7 +391,7 @@ time.sleep(1.0)  # several poll intervals: nothing is sent again
 untrusted = [m for m in starttls_mail.mails if m[0] == ["untrusted@example.net"]]
 c.eq(len(untrusted), 1, "the formerly untrusted relay got the mail once")
 c.check(untrusted and untrusted[0][1], "... over TLS")
-c.eq(len(web.by_path("/wrong-ca")), 1, "the webhook got it once")
+c.eq(len(received(web, "/wrong-ca")), 1, "the webhook got it once")
 c.eq(len([m for m in starttls_mail.mails if m[0] == ["starttls@example.net"]]), 1,
      "the mail delivered before the restart was not sent again")
 c.eq(outbox(bad["hook_system"]).get("state"), "pending", "untrusted webhook still waits")

@@ -7,11 +7,9 @@ webhook receiver; rules survive a restart (a disabled one stays disabled); confi
 belong to the configuration (409), including an API rule the configuration later shadows; a
 fleet-limited key changes only rules within its fleets; bad definitions name the key; the
 64-rule bound; every change is in the audit trail."""
-import http.server
 import json
 import os
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
@@ -22,36 +20,13 @@ root = fltest.scratch_dir("rules-api")
 D = os.path.join(root, "d")
 
 
-class Receiver:
-    """A webhook receiver: every POST body, by path."""
-
-    def __init__(self):
-        self.port = fltest.free_port()
-        self.got = []
-        self.lock = threading.Lock()
-        rx = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
-                with rx.lock:
-                    rx.got.append(body)
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def events(self, alert_id):
-        with self.lock:
-            return [b["event"] for b in self.got if b.get("id") == alert_id]
+rx = fltest.Receiver().start()
 
 
-rx = Receiver()
+def events(alert_id):
+    """The notification events the webhook got for alert_id, in order."""
+    return [h.body["event"] for h in rx.hits() if h.body.get("id") == alert_id]
+
 SETS = ["--set", "process.batch_interval_s=1", "--set", "rule.anomaly.enabled=off",
         "--set", "process.late_after_s=86400",
         "--set", "fleet.seoul.devices=truck-*", "--set", "fleet.busan.devices=bus-*",
@@ -172,14 +147,14 @@ t.eq((b["value"], b["threshold"], b["severity"]), (81, 70, "warning"),
      "the replaced rule opens alerts with its new threshold and severity")
 
 # ---- delete: the open alert resolves, notified ----------------------------------------------
-fltest.wait_for(lambda: "trigger" in rx.events(b["id"]), what="trigger delivered", timeout=30)
+fltest.wait_for(lambda: "trigger" in events(b["id"]), what="trigger delivered", timeout=30)
 st, _, js = call("DELETE", "/v1/rules/api_hot")
 t.eq((st, js), (200, {"deleted": "api_hot", "resolved_alerts": 1}), "DELETE answers")
 gone = alerts("api_hot", "resolved")
 t.eq(sorted((x["id"], x["resolved_by"]) for x in gone),
      sorted([(a["id"], "auto"), (b["id"], eng_id)]), "the open alert resolved by the deleting key")
-fltest.wait_for(lambda: "resolve" in rx.events(b["id"]), what="resolve delivered", timeout=30)
-t.eq(rx.events(b["id"]), ["trigger", "resolve"], "the webhook got the trigger, then the resolve")
+fltest.wait_for(lambda: "resolve" in events(b["id"]), what="resolve delivered", timeout=30)
+t.eq(events(b["id"]), ["trigger", "resolve"], "the webhook got the trigger, then the resolve")
 t.eq(error(call("GET", "/v1/rules/api_hot"))[:2], (404, "not_found"), "the rule is gone")
 post("truck-1", 90)
 post("truck-1", 91)

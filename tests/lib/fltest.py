@@ -3,8 +3,10 @@
 Starts the real `fleetlake serve` on a free loopback port with a scratch data directory and
 talks HTTP to it like a client (stdlib only: CI has nothing else). Every test gets its own
 directory under $FL_TEST_TMP (or /tmp)."""
+import collections
 import gzip
 import http.client
+import http.server
 import json
 import os
 import shutil
@@ -15,6 +17,7 @@ import ssl
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 BIN = os.environ.get("FLEETLAKE_BIN") or os.path.join(
@@ -182,6 +185,63 @@ class Server:
                 name, _, value = line.rpartition(" ")
                 out[name] = float(value)
         return out
+
+
+Hit = collections.namedtuple("Hit", "path headers body at peer_cn")
+
+
+class Receiver:
+    """A notification receiver (webhook, Slack, PagerDuty endpoints) on a loopback port: every
+    POST is recorded as a Hit (path, headers, the JSON body, receipt time, the client
+    certificate's common name over mutual TLS). answer(path) gives (status, body bytes);
+    ssl_context makes it HTTPS. stop() and start() again keep the port (receiver down, up)."""
+
+    def __init__(self, answer=None, ssl_context=None):
+        self.port = free_port()
+        self.answer = answer or (lambda path: (200, b"ok"))
+        self.ssl_context = ssl_context
+        self.got = []
+        self.lock = threading.Lock()
+        self.server = None
+
+    def start(self):
+        rx = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                peer = self.connection.getpeercert() if rx.ssl_context else None
+                cn = dict(x[0] for x in (peer or {}).get("subject", ())).get("commonName")
+                with rx.lock:
+                    rx.got.append(Hit(self.path, dict(self.headers), json.loads(body), time.time(),
+                                      cn))
+                status, answer = rx.answer(self.path)
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, *args):
+                pass
+
+        http.server.ThreadingHTTPServer.allow_reuse_address = True
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        if self.ssl_context:  # a failed handshake raises in accept(), which socketserver ignores
+            self.server.socket = self.ssl_context.wrap_socket(self.server.socket,
+                                                              server_side=True)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+    def hits(self, path=None):
+        with self.lock:
+            return [h for h in self.got if path is None or h.path == path]
+
+    def bodies(self, path):
+        return [h.body for h in self.hits(path)]
 
 
 def create_key(data, role, *args):
