@@ -43,6 +43,9 @@ if [ -z "$only" ] || [ "$only" = alerts ]; then
   echo
   echo "== alert latency: anomalous POST -> /v1/events and -> webhook, under 10k records/s =="
   python3 "$here/alert_latency.py" "$build/fleetlake"
+  echo
+  echo "== alert rule changes (PUT /v1/rules/{name}) with 100k and 1M devices tracked =="
+  "$build/bench_rules" "$build"
 fi
 if [ -z "$only" ] || [ "$only" = tls ]; then
   echo

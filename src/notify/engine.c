@@ -106,7 +106,7 @@ static device *device_get(fl_alert_engine *e, shard_table *t, const char *id, si
             t->nbuckets = nb;
         }
     }
-    device *d = fl_calloc(1, sizeof *d + t->rules->count * sizeof(dev_rule_state));
+    device *d = fl_calloc(1, sizeof *d + t->state_slots * sizeof(dev_rule_state));
     if (!d)
         return NULL;
     memcpy(d->id, id, n);
@@ -117,6 +117,16 @@ static device *device_get(fl_alert_engine *e, shard_table *t, const char *id, si
     t->buckets[k] = d;
     t->count++;
     return d;
+}
+
+/* d's state for rule r, started over when it belongs to another definition of the rule. */
+static dev_rule_state *rule_state(device *d, const rule *r)
+{
+    dev_rule_state *st = &d->st[r->slot];
+    uint16_t tag = (uint16_t)r->identity;
+    if (st->tag != tag)
+        *st = (dev_rule_state){.tag = tag};
+    return st;
 }
 
 /* Rule index i of rs, for device dev (n bytes, "" for pipeline rules). */
@@ -193,8 +203,9 @@ void fl_alert_engine_observe(void *ctx, uint32_t shard, const fl_processed *p, i
         if (r->fleet_mask && !(r->fleet_mask & d->fleet_mask))
             continue;
         if (r->type == RULE_OFFLINE) {
-            if (d->offline_active & (UINT64_C(1) << (i % 64))) {
-                d->offline_active &= ~(UINT64_C(1) << (i % 64));
+            dev_rule_state *s = rule_state(d, r);
+            if (s->active) {
+                s->active = 0;
                 event_make(&evs[nev++], EV_CLEAR, rs, i, d->id, d->id_len, 0, arrival_us);
             }
             continue;
@@ -209,7 +220,7 @@ void fl_alert_engine_observe(void *ctx, uint32_t shard, const fl_processed *p, i
             bad = fl_rule_holds(r->op, v, r->value);
         else
             continue; /* the field is absent: no evidence either way */
-        dev_rule_state *s = &d->st[i];
+        dev_rule_state *s = rule_state(d, r);
         if (bad) {
             s->good = 0;
             if (++s->bad >= r->count && !s->active) {
@@ -459,14 +470,15 @@ static size_t offline_scan(shard_table *t, size_t from, int64_t now, alert_event
         for (device *d = t->buckets[b]; d; d = d->next)
             for (size_t i = 0; i < rs->count; i++) {
                 const rule *r = &rs->rules[i];
-                uint64_t bit = UINT64_C(1) << (i % 64);
-                if (r->type != RULE_OFFLINE || (d->offline_active & bit) ||
-                    now - d->last_arrival_us <= r->after_us ||
+                if (r->type != RULE_OFFLINE || now - d->last_arrival_us <= r->after_us ||
                     (r->fleet_mask && !(r->fleet_mask & d->fleet_mask)))
+                    continue;
+                dev_rule_state *s = rule_state(d, r);
+                if (s->active)
                     continue;
                 if (*nev == cap)
                     return b;
-                d->offline_active |= bit;
+                s->active = 1;
                 event_make(&evs[(*nev)++], EV_TRIGGER, rs, i, d->id, d->id_len,
                            (double)(now - d->last_arrival_us) / 1e6, now);
             }
@@ -789,40 +801,31 @@ static int load_devices(fl_alert_engine *e)
     return 0;
 }
 
-/* Lay t's devices out for rs (caller holds t->lock). A device whose new state cannot be
- * allocated leaves the table; its next reading brings it back with fresh state. */
-static void table_relayout(shard_table *t, ruleset *rs)
+/* Devices have state for a multiple of this many rule slots, so that most added rules fit
+ * the arrays they have: 8 x 12 bytes at most unused per device. */
+#define STATE_SLOTS_STEP 8
+
+/* Give every device of t room for slots rule states (caller holds t->lock), keeping the states
+ * it has. A device whose allocation fails leaves the table; its next reading brings it back
+ * with fresh state. */
+static void table_grow(shard_table *t, size_t slots)
 {
-    ruleset *old = t->rules;
-    int map[RULES_MAX];
-    for (size_t j = 0; j < rs->count; j++) {
-        const rule *was = old ? fl_ruleset_find(old, (int)j, rs->rules[j].identity) : NULL;
-        map[j] = was ? (int)(was - old->rules) : -1;
-    }
-    size_t size = sizeof(device) + rs->count * sizeof(dev_rule_state);
+    size_t old = t->state_slots;
     for (size_t b = 0; t->buckets && b < t->nbuckets; b++)
         for (device **pp = &t->buckets[b]; *pp;) {
-            device *d = *pp, *nd = fl_calloc(1, size);
+            device *d = *pp, *nd = fl_calloc(1, sizeof *d + slots * sizeof(d->st[0]));
             if (!nd) {
                 *pp = d->next;
                 t->count--;
                 fl_free(d);
                 continue;
             }
-            memcpy(nd, d, sizeof *d);
-            nd->offline_active = 0;
-            for (size_t j = 0; j < rs->count; j++)
-                if (map[j] >= 0) {
-                    nd->st[j] = d->st[map[j]];
-                    if (d->offline_active & (UINT64_C(1) << (map[j] % 64)))
-                        nd->offline_active |= UINT64_C(1) << (j % 64);
-                }
+            memcpy(nd, d, sizeof *d + old * sizeof(d->st[0]));
             *pp = nd;
             pp = &nd->next;
             fl_free(d);
         }
-    t->rules = ruleset_ref(rs);
-    fl_ruleset_put(old);
+    t->state_slots = slots;
 }
 
 /* Mark the devices of t with an open alert of a per-device rule active for it (caller holds
@@ -835,22 +838,28 @@ static void table_restore(shard_table *t, const active_alert *actives, size_t n)
         const rule *r = d ? fl_ruleset_find(rs, -1, actives[k].identity) : NULL;
         if (!r)
             continue;
-        size_t i = (size_t)(r - rs->rules);
-        if (r->type == RULE_OFFLINE)
-            d->offline_active |= UINT64_C(1) << (i % 64);
-        else if (r->type == RULE_ANOMALY || r->type == RULE_THRESHOLD)
-            d->st[i].active = 1;
+        if (r->type == RULE_OFFLINE || r->type == RULE_ANOMALY || r->type == RULE_THRESHOLD)
+            rule_state(d, r)->active = 1;
     }
 }
 
 void fl_engine_adopt_rules(fl_alert_engine *e, ruleset *rs, const active_alert *actives,
                            size_t nactives)
 {
+    size_t slots = 0;
+    for (size_t i = 0; i < rs->count; i++)
+        if (rs->rules[i].slot >= slots)
+            slots = rs->rules[i].slot + 1;
+    slots = (slots + STATE_SLOTS_STEP - 1) / STATE_SLOTS_STEP * STATE_SLOTS_STEP;
     for (size_t s = 0; s <= SHARDS_MAX; s++) {
         shard_table *t = s < SHARDS_MAX ? &e->shards[s] : &e->quality;
         pthread_mutex_lock(&t->lock);
-        if (t->rules != rs)
-            table_relayout(t, rs);
+        if (slots > t->state_slots)
+            table_grow(t, slots);
+        if (t->rules != rs) {
+            fl_ruleset_put(t->rules);
+            t->rules = ruleset_ref(rs);
+        }
         if (s < SHARDS_MAX)
             table_restore(t, actives, nactives);
         pthread_mutex_unlock(&t->lock);

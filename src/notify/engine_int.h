@@ -42,6 +42,9 @@ typedef struct rule {
     /* Set by the engine, unique per definition: a changed definition gets a new identity, and
      * per-device state or queued events of another identity belong to an older one. */
     uint64_t identity;
+    /* Which entry of every device's state array is this rule's; kept by a rule across changes
+     * of its definition (the state's tag tells an older definition's counters apart). */
+    uint32_t slot;
 } rule;
 
 /* The rules the engine evaluates: immutable once published, shared by reference (the engine's
@@ -84,9 +87,13 @@ typedef struct alert_event {
 #define RING_CAP      1024
 #define SIGNAL_WINDOW 60 /* seconds of samples for rate signals */
 
-/* Per-device state of one per-reading rule. */
+/* One device's state for one rule: per-reading rules count readings in a row; active is an
+ * open alert's condition (per-reading and offline rules). Valid only while tag is the low 16
+ * bits of the rule's identity: a changed rule finds another tag and starts over (lazily, at the
+ * device's next reading or check, so a rule change costs nothing per device). */
 typedef struct dev_rule_state {
     uint32_t bad, good;
+    uint16_t tag;
     uint8_t active;
 } dev_rule_state;
 
@@ -94,16 +101,16 @@ typedef struct device {
     struct device *next;
     uint64_t fleet_mask;
     int64_t last_arrival_us;
-    uint64_t offline_active; /* bit per offline rule (by index in the table's rule set) */
     uint8_t id_len;
     char id[129];
-    dev_rule_state st[]; /* one per rule of the table's rule set, in its order */
+    dev_rule_state st[]; /* by rule slot: the table's state_slots entries */
 } device;
 
 /* One shard's devices (or the quality observer's), laid out for the rule set it holds. */
 typedef struct shard_table {
     pthread_mutex_t lock;
-    ruleset *rules; /* a reference; devices' st[] follow it */
+    ruleset *rules;     /* a reference: the set the table's devices are evaluated against */
+    size_t state_slots; /* st[] entries every device has: more than the rules' highest slot */
     device **buckets;
     size_t nbuckets, count;
     size_t cap; /* devices tracked at most: process.max_devices_per_shard (x shards for quality) */
@@ -193,10 +200,11 @@ typedef struct active_alert {
     char device[129];
 } active_alert;
 
-/* Lay every device table out for rs (the engine's new current set): per-device state of rules
- * whose identity rs keeps is carried over; that of new or changed rules starts over, active
- * for the devices in actives (their open alerts, so that the condition clearing still
- * resolves them). Takes a reference to rs for each table. */
+/* Switch every device table to rs (the engine's new current set), growing the devices' state
+ * arrays when a rule's slot needs it. State of rules whose identity rs keeps is kept; that of
+ * new or changed rules starts over (by its tag), active for the devices in actives (their open
+ * alerts, so that the condition clearing still resolves them). Takes a reference to rs for
+ * each table. */
 void fl_engine_adopt_rules(fl_alert_engine *e, ruleset *rs, const active_alert *actives,
                            size_t nactives);
 /* Publish changed alerts to the event streams and wake the dispatcher. */

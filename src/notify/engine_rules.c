@@ -14,9 +14,12 @@
  *     notifications; then the engine's current set is swapped, still under db_lock, so an
  *     event batch (which takes the set under db_lock) sees either the old set or the new one
  *     and drops events of identities the new set lacks (events made before the change);
- *  3. the device tables are laid out for the new set (fl_engine_adopt_rules): unchanged rules
- *     keep each device's counters, new or changed ones start over, active for the devices
- *     whose alert of the rule is open, so that it resolves when the new condition clears.
+ *  3. every device table switches to the new set (fl_engine_adopt_rules). Per-device state is
+ *     not touched: a rule keeps its state slot across changes, and a device's counters of a
+ *     changed rule carry the old definition's tag, so they start over at its next reading.
+ *     Only the devices whose alert of a new or changed rule is open are visited, to mark that
+ *     state active, so that the alert resolves when the new condition clears. A change thus
+ *     costs the same for a hundred devices as for a million.
  * The engine thread lays its pipeline-rule state out the same way at its next tick.
  *
  * A name of the configuration ([rule.NAME], built-in rules included, enabled or not) belongs
@@ -30,6 +33,8 @@
 #include "notify/engine_int.h"
 
 #define MODULE "alerts"
+
+_Static_assert(RULES_MAX <= 64, "a rule set's state slots are the bits of a uint64_t");
 
 static const char schema[] = "CREATE TABLE IF NOT EXISTS alert_rules ("
                              " name TEXT PRIMARY KEY,"
@@ -73,7 +78,8 @@ static size_t count_defs(const rule_def *defs, size_t n, int api, int evaluated)
 }
 
 /* The rule set of the evaluated definitions (change_lock held, or the engine is starting). A
- * rule that evaluates as its namesake in old keeps that one's identity. */
+ * rule that evaluates as its namesake in old keeps that one's identity; a rule with a namesake
+ * keeps its state slot, a new one takes the lowest slot no other rule of the set has. */
 static ruleset *ruleset_build(fl_alert_engine *e, const rule_def *defs, size_t n,
                               const ruleset *old)
 {
@@ -82,6 +88,9 @@ static ruleset *ruleset_build(fl_alert_engine *e, const rule_def *defs, size_t n
         return NULL;
     atomic_init(&rs->refs, 1);
     rs->generation = ++e->next_generation;
+    uint64_t taken = 0; /* slots, a bit each (RULES_MAX is 64) */
+    int fresh[RULES_MAX];
+    size_t nfresh = 0;
     char err[8];
     for (size_t i = 0; i < n && rs->count < RULES_MAX; i++) {
         rule *r = &rs->rules[rs->count];
@@ -90,7 +99,19 @@ static ruleset *ruleset_build(fl_alert_engine *e, const rule_def *defs, size_t n
             continue;
         const rule *was = find_rule(old, r->name);
         r->identity = was && fl_rule_same(was, r) ? was->identity : ++e->next_identity;
+        if (was) {
+            r->slot = was->slot;
+            taken |= UINT64_C(1) << was->slot;
+        } else {
+            fresh[nfresh++] = (int)rs->count;
+        }
         rs->count++;
+    }
+    for (size_t k = 0, slot = 0; k < nfresh; k++, slot++) {
+        while (taken & (UINT64_C(1) << slot))
+            slot++;
+        rs->rules[fresh[k]].slot = (uint32_t)slot;
+        taken |= UINT64_C(1) << slot;
     }
     return rs;
 }

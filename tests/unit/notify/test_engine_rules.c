@@ -2,7 +2,8 @@
  * alerts at once; replacing it keeps the open alert and lets the new condition resolve it;
  * disabling resolves it (by the caller); a configured rule is refused; definitions survive a
  * restart of the engine; and rule changes racing observer threads on many devices leave every
- * device table laid out for the engine's current rule set (run under ASan/UBSan by make test). */
+ * device table on the engine's current rule set, each rule in a state slot of its own (run
+ * under ASan/UBSan by make test). */
 #include <errno.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -141,6 +142,7 @@ static void lifecycle(void **state)
     assert_int_equal(same->count, before->count);
     for (size_t i = 0; i < same->count; i++) {
         assert_int_equal(same->rules[i].identity, before->rules[i].identity);
+        assert_int_equal(changed->rules[i].slot, same->rules[i].slot); /* state stays put */
         if (strcmp(changed->rules[i].name, "hot") == 0)
             assert_true(changed->rules[i].identity != same->rules[i].identity);
         else
@@ -266,8 +268,13 @@ static void changes_race_observers(void **state)
     assert_ptr_equal(e->quality.rules, rs);
     assert_true(devices >= 400 && devices <= 2000); /* 500 ids, each on any of 4 shards */
     size_t api = 0;
-    for (size_t i = 0; i < rs->count; i++)
+    uint64_t slots = 0;
+    for (size_t i = 0; i < rs->count; i++) {
         api += rs->rules[i].name[0] == 'r';
+        assert_true(rs->rules[i].slot < e->shards[0].state_slots);
+        assert_false(slots & (UINT64_C(1) << rs->rules[i].slot)); /* one rule per slot */
+        slots |= UINT64_C(1) << rs->rules[i].slot;
+    }
     assert_int_equal(api, 4); /* r0 was deleted last (round 55), r1-r4 put after */
     fl_ruleset_put(rs);
     fl_alert_engine_stop(e);
