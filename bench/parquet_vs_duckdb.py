@@ -15,10 +15,11 @@ and the lake's bytes per record (bench/run.sh section `parquet`; docs/PERFORMANC
    rows equal the accepted count, the raw-data bytes (sum of lake_files.bytes) are compared with
    the JSON bytes received (fleetlake_ingest_bytes_total); then the same files are rewritten as one
    GZIP file per hour (fl_pq_tool concat — what compaction will produce) and measured again.
-   FL_BENCH_LAKE=0 skips this part.
+   FL_BENCH_LAKE=0 skips this part; FL_BENCH_LAKE_BATCH (500) sets the records per request (each
+   request has its own trace id, so 1 is the worst case for the trace_id column).
 
-Environment: FL_BENCH_PARQUET_ROWS (1000000), FL_BENCH_REPEAT (3), FL_BENCH_JSON=file (all
-figures as JSON), TMPDIR."""
+Environment: FL_BENCH_PARQUET_ROWS (1000000), FL_BENCH_REPEAT (3), FL_BENCH_ENCODE=0 (skip parts
+1 and 2), FL_BENCH_JSON=file (all figures as JSON), TMPDIR."""
 import json
 import os
 import re
@@ -130,7 +131,7 @@ def raw_files(data):
         db.close()
 
 
-def lake_bytes_per_record(build, records):
+def lake_bytes_per_record(build, records, batch):
     tool = os.path.join(build, "fl_pq_tool")
     os.environ["FLEETLAKE_BIN"] = os.path.join(build, "fleetlake")
     fltest.BIN = os.environ["FLEETLAKE_BIN"]
@@ -139,7 +140,7 @@ def lake_bytes_per_record(build, records):
     srv = fltest.Server(data, extra=["--set", "raw.buffer_interval_s=1"]).start()
     try:
         sim = subprocess.run([fltest.BIN, "sim", "--url", f"http://127.0.0.1:{srv.port}",
-                              "--records", str(records), "--batch", "500", "--duration", "0"],
+                              "--records", str(records), "--batch", str(batch), "--duration", "0"],
                              capture_output=True, text=True, timeout=600)
         if sim.returncode:
             raise SystemExit(f"sim failed: {sim.stderr}")
@@ -165,7 +166,7 @@ def lake_bytes_per_record(build, records):
            "partitions": len(hours), "lake_bytes": lake_bytes, "hourly_bytes": hourly_bytes,
            "saved_pct": 100 * (1 - lake_bytes / json_bytes),
            "hourly_saved_pct": 100 * (1 - hourly_bytes / json_bytes)}
-    print(f"\nLake bytes per record ({accepted:,} sim records as JSON arrays of 500, "
+    print(f"\nLake bytes per record ({accepted:,} sim records as JSON arrays of {batch}, "
           f"raw.buffer_interval_s=1, {len(files)} raw-data files in {len(hours)} hourly partitions)")
     print("| form | bytes | bytes/record | saved vs JSON |")
     print("|---|---:|---:|---:|")
@@ -184,10 +185,12 @@ def main():
     rows = int(os.environ.get("FL_BENCH_PARQUET_ROWS", "1000000"))
     repeat = int(os.environ.get("FL_BENCH_REPEAT", "3"))
     out = {"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    out.update(encode_and_scan(build, rows, repeat))
+    if os.environ.get("FL_BENCH_ENCODE", "1") != "0":
+        out.update(encode_and_scan(build, rows, repeat))
     if os.environ.get("FL_BENCH_LAKE", "1") != "0":
         out["lake"] = lake_bytes_per_record(
-            build, int(os.environ.get("FL_BENCH_LAKE_RECORDS", "200000")))
+            build, int(os.environ.get("FL_BENCH_LAKE_RECORDS", "200000")),
+            int(os.environ.get("FL_BENCH_LAKE_BATCH", "500")))
     if os.environ.get("FL_BENCH_JSON"):
         with open(os.environ["FL_BENCH_JSON"], "w") as f:
             json.dump(out, f, indent=1)

@@ -102,6 +102,28 @@ static const char *const migrations[] = {
     " delete_after BIGINT NOT NULL,"
     " reason TEXT NOT NULL,"
     " PRIMARY KEY (path, location));",
+    /* 5: lake schema 2 (issue 7 item 4): trace_id, a nullable string, appended to the file
+     * columns of raw_sensor_data, processed_sensor_data and rejected_records. The registry
+     * copy (migration 3) gets it in place, so tools that read meta.db see the new schema
+     * before serve next rewrites the copy: the partition keys move one position on (in two
+     * steps through negative positions, since the primary key is checked row by row), and
+     * trace_id takes the position after the last file column. Tables that already list a
+     * trace_id are left alone, so applying it twice changes nothing. Lake files need no
+     * change: files without the column read it as NULL (src/lake/tables.c). */
+    "UPDATE catalog_columns SET position = -1 - position"
+    " WHERE is_partition = 1"
+    " AND table_name IN ('raw_sensor_data', 'processed_sensor_data', 'rejected_records')"
+    " AND NOT EXISTS (SELECT 1 FROM catalog_columns t"
+    " WHERE t.table_name = catalog_columns.table_name AND t.name = 'trace_id');"
+    "UPDATE catalog_columns SET position = -position WHERE position < 0;"
+    "INSERT INTO catalog_columns (table_name, position, name, type, nullable, is_partition)"
+    " SELECT c.table_name, max(c.position) + 1, 'trace_id', 'string', 1, 0"
+    " FROM catalog_columns c"
+    " WHERE c.is_partition = 0"
+    " AND c.table_name IN ('raw_sensor_data', 'processed_sensor_data', 'rejected_records')"
+    " AND NOT EXISTS (SELECT 1 FROM catalog_columns t"
+    " WHERE t.table_name = c.table_name AND t.name = 'trace_id')"
+    " GROUP BY c.table_name;",
 };
 #define MIGRATION_COUNT ((int)(sizeof migrations / sizeof migrations[0]))
 

@@ -6,9 +6,12 @@
  * (fl_catalog_type_sql), then the Hive partition keys year, month, day (, hour) as integers —
  * last, which Trino requires and the others accept — over <location>/<prefix>/. Identifiers are
  * always quoted (`timestamp`, `day`, `hour` are reserved words in some engines): backticks for
- * Athena and Spark, double quotes for Trino and DuckDB. Locations are refused when they hold a
- * quote, backslash or control byte, so no literal needs escaping rules that differ between
- * engines. Output is deterministic (golden tests in tests/unit/catalog/test_ddl.c). */
+ * Athena and Spark, double quotes for Trino and DuckDB. Every engine reads Parquet columns by
+ * name (Athena and Spark always; Trino's Hive connector with its default
+ * hive.parquet.use-column-names = true; DuckDB through union_by_name), so a file written before a
+ * column was appended (lake schema versions) reads that column as NULL. Locations are refused when
+ * they hold a quote, backslash or control byte, so no literal needs escaping rules that differ
+ * between engines. Output is deterministic (golden tests in tests/unit/catalog/test_ddl.c). */
 #include <stdio.h>
 #include <string.h>
 
@@ -165,13 +168,11 @@ static int spark(fl_buf *b, const fl_catalog_table *t, const char *root)
     return rc;
 }
 
-static int duckdb(fl_buf *b, const fl_catalog_table *t, const fl_catalog_ddl_options *o,
-                  const char *root)
+/* DuckDB's read_parquet(...) of the table's files: the live files listed, or a glob. */
+static int duckdb_read(fl_buf *b, const fl_catalog_table *t, const fl_catalog_ddl_options *o,
+                       const char *root)
 {
-    int rc = fl_buf_printf(b, "CREATE OR REPLACE VIEW \"%s\" AS\nSELECT ", t->name);
-    for (size_t i = 0; !rc && i < t->column_count; i++)
-        rc = fl_buf_printf(b, "%s\"%s\"", i ? ", " : "", t->columns[i].name);
-    rc = rc ? rc : fl_buf_append_cstr(b, "\nFROM read_parquet(");
+    int rc = fl_buf_append_cstr(b, "  SELECT * FROM read_parquet(");
     if (o->live_files) {
         /* root ends in /<prefix>; keys are relative to the lake root */
         size_t lake_len = strlen(root) - strlen(t->prefix) - 1;
@@ -191,10 +192,31 @@ static int duckdb(fl_buf *b, const fl_catalog_table *t, const fl_catalog_ddl_opt
         rc = rc ? rc : partition_list(b, t, "%s=*", "/");
         rc = rc ? rc : fl_buf_append_cstr(b, "/*.parquet'");
     }
-    rc = rc ? rc : fl_buf_append_cstr(b, ", hive_partitioning = true,\n  hive_types = {");
+    rc = rc ? rc
+            : fl_buf_append_cstr(b, ", hive_partitioning = true, union_by_name = true,\n"
+                                    "    hive_types = {");
     rc = rc ? rc : partition_list(b, t, "'%s': INTEGER", ", ");
-    rc = rc ? rc : fl_buf_append_cstr(b, "});\n");
-    return rc;
+    return rc ? rc : fl_buf_append_cstr(b, "})\n");
+}
+
+/* The view reads the files by column name (union_by_name), so a file written before a column
+ * was added (lake schema versions, src/lake/tables.c) gives NULL there. union_by_name alone
+ * knows only the columns some file has: the empty row of typed NULLs joined BY NAME keeps
+ * every column, with the table's type, even before any file has it. */
+static int duckdb(fl_buf *b, const fl_catalog_table *t, const fl_catalog_ddl_options *o,
+                  const char *root)
+{
+    int rc = fl_buf_printf(b, "CREATE OR REPLACE VIEW \"%s\" AS\nSELECT ", t->name);
+    for (size_t i = 0; !rc && i < t->column_count; i++)
+        rc = fl_buf_printf(b, "%s\"%s\"", i ? ", " : "", t->columns[i].name);
+    rc = rc ? rc : fl_buf_append_cstr(b, "\nFROM (\n");
+    rc = rc ? rc : duckdb_read(b, t, o, root);
+    rc = rc ? rc : fl_buf_append_cstr(b, "  UNION ALL BY NAME\n  SELECT ");
+    for (size_t i = 0; !rc && i < t->column_count; i++)
+        rc = fl_buf_printf(b, "%sCAST(NULL AS %s) AS \"%s\"", i ? ", " : "",
+                           fl_catalog_type_sql(t->columns[i].type, FL_DIALECT_DUCKDB),
+                           t->columns[i].name);
+    return rc ? rc : fl_buf_append_cstr(b, " WHERE false\n);\n");
 }
 
 int fl_catalog_ddl(const fl_catalog_table *t, enum fl_catalog_dialect d,

@@ -136,11 +136,15 @@ static int decode_body(fl_gateway *gw, fl_request *req, fl_slice *body)
     return 0;
 }
 
-/* Queue one dead letter for this request's dead-letter append. Returns 0 or FL_ENOMEM (the
- * caller counts the loss: the record was rejected either way). */
-static int dead_letter_add(fl_slice raw, const char *code, const char *message, int64_t now_us)
+/* Queue one dead letter for this request's dead-letter append, with the request's trace id
+ * (rejected_records.trace_id). Returns 0 or FL_ENOMEM (the caller counts the loss: the record
+ * was rejected either way). */
+static int dead_letter_add(const fl_request *req, fl_slice raw, const char *code,
+                           const char *message, int64_t now_us)
 {
-    fl_dead_letter dl = {now_us, fl_slice_from_cstr(code), fl_slice_from_cstr(message), raw};
+    fl_dead_letter dl = {now_us, fl_slice_from_cstr(code), fl_slice_from_cstr(message), raw, 1,
+                         {0}};
+    memcpy(dl.trace_id, req->trace_id, sizeof dl.trace_id);
     size_t off = tls.dl_batch.len;
     int rc = fl_dead_letter_encode(&dl, &tls.dl_batch);
     if (rc)
@@ -217,7 +221,7 @@ static int decode_items(fl_gateway *gw, const fl_request *req, size_t count, int
             if (fl_buf_append_cstr(&tls.messages, err.message) == 0)
                 r.msg_len = (uint32_t)strlen(err.message);
             if (r.code > 0 &&
-                dead_letter_add(it->text, fl_record_error_name(r.code), err.message, now_us))
+                dead_letter_add(req, it->text, fl_record_error_name(r.code), err.message, now_us))
                 fl_counter_add(gw->m.dead_letter_failures, 1);
         }
         if (fl_buf_append(&tls.results, &r, sizeof r))
@@ -411,7 +415,8 @@ static void split_failed(fl_gateway *gw, fl_request *req, int berr, fl_slice bod
                          (long long)cfg->max_records_per_request);
         return;
     case FL_BODY_TOO_DEEP:
-        if (dead_letter_add(body, "too_deep", "nesting deeper than ingest.max_json_depth", now))
+        if (dead_letter_add(req, body, "too_deep", "nesting deeper than ingest.max_json_depth",
+                            now))
             fl_counter_add(gw->m.dead_letter_failures, 1);
         flush_dead_letters(gw, now);
         fl_respond_error(req, 400, "too_deep", "JSON nesting deeper than ingest.max_json_depth (%lld)",
@@ -424,7 +429,8 @@ static void split_failed(fl_gateway *gw, fl_request *req, int berr, fl_slice bod
         fl_respond_error(req, 400, "empty", "the body holds no records");
         return;
     default:
-        if (dead_letter_add(body, "bad_json", "body is not a JSON object, array or NDJSON", now))
+        if (dead_letter_add(req, body, "bad_json", "body is not a JSON object, array or NDJSON",
+                            now))
             fl_counter_add(gw->m.dead_letter_failures, 1);
         flush_dead_letters(gw, now);
         fl_respond_error(req, 400, "bad_json", "body is not valid JSON (expected an object or an "

@@ -157,12 +157,17 @@ typedef struct fl_dead_letter {
     fl_slice code;    /* e.g. "wrong_type" */
     fl_slice message; /* the same message the client saw */
     fl_slice raw;     /* the record's bytes exactly as received (after gunzip) */
+    int has_trace;    /* 1: trace_id is the W3C trace id of the request that sent the record */
+    uint8_t trace_id[16];
 } fl_dead_letter;
 
+/* Appends the binary form (version 2 with a trace id, version 1 without). FL_EINVAL past the
+ * code/message limits or for an all-zero trace id (W3C forbids it; it would read as none). */
 FL_MUST_USE int fl_dead_letter_encode(const fl_dead_letter *dl, fl_buf *out);
-/* Untrusted bytes: returns 0 or FL_ECORRUPT; slices point into p. */
+/* Untrusted bytes, either version: returns 0 or FL_ECORRUPT; slices point into p. */
 FL_MUST_USE int fl_dead_letter_decode(const void *p, size_t n, fl_dead_letter *out);
-/* {"time":"...","code":"...","message":"...","raw":"<raw as JSON string>"} */
+/* {"time":"...","code":"...","message":"...","raw":"<raw as JSON string>"}, with a last member
+ * "trace_id":"<32 lowercase hex>" when the dead letter has a trace id. */
 FL_MUST_USE int fl_dead_letter_to_json(const fl_dead_letter *dl, fl_buf *out);
 
 #endif

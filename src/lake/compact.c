@@ -381,24 +381,38 @@ static int flush_run(compact_job *j)
 
 /* ---- reading --------------------------------------------------------------------------------- */
 
-/* Map the spec's columns to the file's; FL_EUNSUPPORTED if the schemas differ. */
+/* map[i] of a table column the input file lacks (see map_columns). */
+#define COLUMN_MISSING SIZE_MAX
+
+/* Map the spec's columns to the file's. A file of an older schema version lacks the columns
+ * added since (columns are only appended, nullable: tables.c): they map to COLUMN_MISSING and
+ * its rows get NULL there, so the outputs have the current schema. FL_EUNSUPPORTED for any
+ * other difference: an unknown or newer version, a column the table does not have, another
+ * type, or a missing column that is required or should be there at the file's version. */
 static int map_columns(const compact_job *j, fl_pq_reader *r, size_t *map)
 {
     const lake_table_spec *spec = j->t->spec;
     const char *version = fl_pq_reader_kv(r, "schema_version");
-    if (fl_pq_reader_column_count(r) != spec->column_count || !version ||
-        strcmp(version, FL_LAKE_SCHEMA_VERSION) != 0)
+    char *end = NULL;
+    long v = version ? strtol(version, &end, 10) : 0;
+    if (!version || end == version || *end || v < 1 || v > FL_LAKE_SCHEMA_VERSION_NUMBER)
         return FL_EUNSUPPORTED;
+    size_t found = 0;
     for (size_t i = 0; i < spec->column_count; i++) {
         int k = fl_pq_reader_column_index(r, spec->columns[i].name);
-        if (k < 0)
-            return FL_EUNSUPPORTED;
+        if (k < 0) {
+            if (!spec->columns[i].optional || v == FL_LAKE_SCHEMA_VERSION_NUMBER)
+                return FL_EUNSUPPORTED;
+            map[i] = COLUMN_MISSING;
+            continue;
+        }
         const fl_pq_column_def *d = fl_pq_reader_column(r, (size_t)k);
         if (d->physical != spec->columns[i].physical || d->logical != spec->columns[i].logical)
             return FL_EUNSUPPORTED;
         map[i] = (size_t)k;
+        found++;
     }
-    return 0;
+    return found == fl_pq_reader_column_count(r) ? 0 : FL_EUNSUPPORTED;
 }
 
 static void reader_value(const fl_pq_column_values *cv, enum fl_pq_physical t, size_t r,
@@ -422,14 +436,19 @@ static int append_file(compact_job *j, fl_pq_reader *r, const size_t *map, lake_
 {
     const lake_table_spec *spec = j->t->spec;
     int rc = 0;
+    for (size_t i = 0; i < spec->column_count; i++)
+        if (map[i] == COLUMN_MISSING)
+            row[i] = (lake_value){1, {.s = {"", 0}}};
     for (int rg = 0; !rc && rg < fl_pq_reader_row_group_count(r); rg++) {
         int64_t n = fl_pq_reader_row_group_rows(r, rg);
         for (size_t i = 0; !rc && i < spec->column_count; i++)
-            rc = fl_pq_reader_read_column(r, rg, map[i], &cv[i]);
+            if (map[i] != COLUMN_MISSING)
+                rc = fl_pq_reader_read_column(r, rg, map[i], &cv[i]);
         for (int64_t k = 0; !rc && k < n; k++) {
             size_t row_bytes = 0;
             for (size_t i = 0; i < spec->column_count; i++)
-                reader_value(&cv[i], spec->columns[i].physical, (size_t)k, &row[i]);
+                if (map[i] != COLUMN_MISSING)
+                    reader_value(&cv[i], spec->columns[i].physical, (size_t)k, &row[i]);
             size_t before = j->buf.rows;
             if ((rc = lake_partition_append(spec, &j->buf, row, &row_bytes))) {
                 lake_partition_truncate(spec, &j->buf, before);

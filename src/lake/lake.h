@@ -30,8 +30,11 @@
 /* Consumer names of the checkpoints in meta.db. */
 #define FL_LAKE_RAW_CONSUMER "raw-delivery"
 #define FL_LAKE_REJECTED_CONSUMER "dead-letter-delivery"
-/* Value of the "schema_version" key-value metadata in the files we write. */
-#define FL_LAKE_SCHEMA_VERSION "1"
+/* Value of the "schema_version" key-value metadata in the files we write: 1, the first
+ * schema; 2 appended trace_id to raw_sensor_data, processed_sensor_data and rejected_records.
+ * A file of an older version lacks the columns added since, which readers take as NULL. */
+#define FL_LAKE_SCHEMA_VERSION "2"
+#define FL_LAKE_SCHEMA_VERSION_NUMBER 2
 
 /* An hourly UTC partition. */
 typedef struct fl_lake_partition {
@@ -139,6 +142,9 @@ typedef struct fl_lake_processed_row {
     double anomaly_score;
     int32_t anomaly_flag, day_of_week, is_weekend, local_hour;
     int32_t quality_flags;
+    /* The ingest request's W3C trace id as 32 lowercase hex digits (as fl_processed and the
+     * alerts carry it); "" when the record had none: NULL in the table. */
+    char trace_id[33];
 } fl_lake_processed_row;
 
 /* Sort rows[0..n) by (device_id, timestamp) in place, write them as one Parquet file (codec,

@@ -29,7 +29,12 @@ typedef struct lake_value {
 #define LAKE_SCRATCH_BUFS 4
 typedef struct lake_scratch {
     fl_buf b[LAKE_SCRATCH_BUFS];
+    char trace_hex[2 * 16 + 1]; /* a trace id as 32 lowercase hex digits (no allocation) */
 } lake_scratch;
+
+/* A trace_id column value: 32 lowercase hex digits of id (written into hex, 33 bytes) when
+ * present, else NULL. */
+void lake_trace_value(lake_value *v, int present, const uint8_t id[16], char *hex);
 
 /* Turn one stream record into one row (values[column_count]) and its event time (the
  * partition is the UTC hour of *event_us). Returns 0, or FL_ECORRUPT/FL_EUNSUPPORTED for a

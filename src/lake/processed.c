@@ -32,10 +32,12 @@ enum {
     P_LONGITUDE,
     P_LOCAL_HOUR,
     P_QUALITY_FLAGS,
+    P_TRACE_ID, /* schema 2 */
     P_COLUMNS
 };
 
-/* Column order follows DESIGN §4.2 (the seed's schema, then the added columns). */
+/* Column order follows DESIGN §4.2 (the seed's schema, then the added columns; new columns are
+ * appended and nullable, see tables.c on schema evolution). */
 static const fl_pq_column_def processed_columns[P_COLUMNS] = {
     {"device_id", FL_PQ_BYTE_ARRAY, FL_PQ_LOGICAL_STRING, 0},
     {"temperature", FL_PQ_DOUBLE, FL_PQ_LOGICAL_NONE, 1},
@@ -51,6 +53,9 @@ static const fl_pq_column_def processed_columns[P_COLUMNS] = {
     {"longitude", FL_PQ_DOUBLE, FL_PQ_LOGICAL_NONE, 1},
     {"local_hour", FL_PQ_INT32, FL_PQ_LOGICAL_INT8, 0},
     {"quality_flags", FL_PQ_INT32, FL_PQ_LOGICAL_NONE, 0},
+    /* The ingest request's trace id, as in raw_sensor_data: an anomalous row leads straight to
+     * the request (logs, audit) without a join on (device_id, timestamp). */
+    {"trace_id", FL_PQ_BYTE_ARRAY, FL_PQ_LOGICAL_STRING, 1},
 };
 
 /* The processor builds rows itself (it needs the device's state), so there is no decode. */
@@ -93,6 +98,8 @@ static void row_values(const fl_lake_processed_row *r, lake_value *v)
     put_double(&v[P_LONGITUDE], r->present & FL_REC_LOCATION, r->longitude);
     v[P_LOCAL_HOUR] = (lake_value){0, {.i32 = r->local_hour}};
     v[P_QUALITY_FLAGS] = (lake_value){0, {.i32 = r->quality_flags}};
+    size_t trace_len = strnlen(r->trace_id, sizeof r->trace_id - 1);
+    v[P_TRACE_ID] = (lake_value){trace_len == 0, {.s = {r->trace_id, trace_len}}};
 }
 
 int fl_lake_processed_write(fl_objstore *store, fl_catalog *catalog, uint32_t shard, int64_t hour,
@@ -175,14 +182,15 @@ int fl_lake_processed_read(fl_objstore *store, const char *key, fl_slice device_
     if (!rc)
         rc = fl_pq_reader_open(fl_objstore_source_read, src, fl_objstore_reader_size(src), NULL,
                                &r);
-    int idx[P_COLUMNS];
-    for (size_t i = 0; !rc && i < P_COLUMNS; i++)
+    /* The readings need the columns of schema 1 only (files of every version have them). */
+    int idx[P_TRACE_ID];
+    for (size_t i = 0; !rc && i < P_TRACE_ID; i++)
         if ((idx[i] = fl_pq_reader_column_index(r, processed_columns[i].name)) < 0)
             rc = FL_ECORRUPT;
     for (int g = 0; !rc && g < fl_pq_reader_row_group_count(r); g++) {
-        fl_pq_column_values c[P_COLUMNS];
+        fl_pq_column_values c[P_TRACE_ID];
         size_t rows = (size_t)fl_pq_reader_row_group_rows(r, g);
-        for (size_t i = 0; !rc && i < P_COLUMNS; i++)
+        for (size_t i = 0; !rc && i < P_TRACE_ID; i++)
             rc = fl_pq_reader_read_column(r, g, (size_t)idx[i], &c[i]);
         const fl_slice *ids = rc ? NULL : c[P_DEVICE_ID].values;
         for (size_t i = 0; !rc && i < rows; i++) {

@@ -1,7 +1,13 @@
 /* tables.c — the two tables raw delivery writes (DESIGN.md §4.2): raw_sensor_data from the
  * stream's sensor records and rejected_records from the dead-letter log. Each is a column list
  * plus a decode function turning one stream record into one row and its event time. Partition
- * columns (year, month, day, hour) are in the key only, never in the file (Hive convention). */
+ * columns (year, month, day, hour) are in the key only, never in the file (Hive convention).
+ *
+ * Schema evolution. Columns are only ever appended (after the last file column; partition
+ * columns stay last in SQL), nullable, and every reader finds columns by name: a file written
+ * before a column existed reads it as NULL (the SQL layer, DuckDB with union_by_name, Athena,
+ * Trino and Spark, which map Parquet columns by name), and compaction writes such rows with
+ * NULL. FL_LAKE_SCHEMA_VERSION says which columns a file may hold; trace_id came with 2. */
 #include "ingest/ingest.h"
 #include "lake/lake_int.h"
 
@@ -21,6 +27,7 @@ enum {
     RAW_RECEIVED_AT,
     RAW_SHARD_ID,
     RAW_SEQUENCE_NUMBER,
+    RAW_TRACE_ID, /* schema 2 */
     RAW_COLUMNS
 };
 
@@ -38,7 +45,19 @@ static const fl_pq_column_def raw_columns[RAW_COLUMNS] = {
     {"received_at", FL_PQ_INT64, FL_PQ_LOGICAL_TIMESTAMP_MICROS, 0},
     {"shard_id", FL_PQ_INT32, FL_PQ_LOGICAL_NONE, 0},
     {"sequence_number", FL_PQ_INT64, FL_PQ_LOGICAL_NONE, 0},
+    /* The W3C trace id of the ingest request (32 lowercase hex digits); NULL for a record
+     * stored without one (in the stream before trace ids existed). One request carries many
+     * records, so the column is mostly dictionary-encoded. */
+    {"trace_id", FL_PQ_BYTE_ARRAY, FL_PQ_LOGICAL_STRING, 1},
 };
+
+void lake_trace_value(lake_value *v, int present, const uint8_t id[16], char *hex)
+{
+    v->is_null = !present;
+    if (present)
+        fl_hex_encode(id, 16, hex);
+    v->v.s = present ? (fl_slice){hex, 32} : (fl_slice){"", 0};
+}
 
 static void set_double(lake_value *v, int present, double d)
 {
@@ -59,7 +78,6 @@ static int set_string(lake_value *v, int present, fl_slice s)
 static int raw_decode(const fl_stream_record *rec, lake_value *v, int64_t *event_us,
                       lake_scratch *scratch)
 {
-    (void)scratch;
     fl_record r;
     if (rec->kind != FL_STREAM_KIND_SENSOR)
         return FL_EUNSUPPORTED; /* blobs (Kinesis API) are not sensor records yet */
@@ -82,6 +100,7 @@ static int raw_decode(const fl_stream_record *rec, lake_value *v, int64_t *event
     v[RAW_RECEIVED_AT] = (lake_value){0, {.i64 = rec->arrival_us}};
     v[RAW_SHARD_ID] = (lake_value){0, {.i32 = (int32_t)rec->shard}};
     v[RAW_SEQUENCE_NUMBER] = (lake_value){0, {.i64 = (int64_t)rec->seq}};
+    lake_trace_value(&v[RAW_TRACE_ID], r.present & FL_REC_TRACE, r.trace_id, scratch->trace_hex);
     *event_us = r.timestamp_us;
     return 0;
 }
@@ -100,6 +119,7 @@ enum {
     REJ_RAW,
     REJ_RAW_TEXT,
     REJ_SEQUENCE_NUMBER,
+    REJ_TRACE_ID, /* schema 2 */
     REJ_COLUMNS
 };
 
@@ -113,6 +133,8 @@ static const fl_pq_column_def rejected_columns[REJ_COLUMNS] = {
     /* raw with invalid UTF-8 replaced by U+FFFD, for people and string functions. */
     {"raw_text", FL_PQ_BYTE_ARRAY, FL_PQ_LOGICAL_STRING, 0},
     {"sequence_number", FL_PQ_INT64, FL_PQ_LOGICAL_NONE, 0},
+    /* The trace id of the request that sent the record; NULL for dead letters without one. */
+    {"trace_id", FL_PQ_BYTE_ARRAY, FL_PQ_LOGICAL_STRING, 1},
 };
 
 /* Copy s into scratch buffer b with invalid UTF-8 replaced; *out views it. */
@@ -138,6 +160,7 @@ static int rejected_decode(const fl_stream_record *rec, lake_value *v, int64_t *
     v[REJ_RECEIVED_AT].v.i64 = dl.time_us;
     v[REJ_RAW].v.s = dl.raw;
     v[REJ_SEQUENCE_NUMBER].v.i64 = (int64_t)rec->seq;
+    lake_trace_value(&v[REJ_TRACE_ID], dl.has_trace, dl.trace_id, scratch->trace_hex);
     if ((rc = sanitized(&scratch->b[0], dl.code, &v[REJ_ERROR_CODE].v.s)) ||
         (rc = sanitized(&scratch->b[1], dl.message, &v[REJ_ERROR_MESSAGE].v.s)) ||
         (rc = sanitized(&scratch->b[2], dl.raw, &v[REJ_RAW_TEXT].v.s)))

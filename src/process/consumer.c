@@ -225,6 +225,7 @@ static void to_row(const fl_processed *p, fl_slice id, fl_lake_processed_row *r)
         .local_hour = p->local_hour,
         .quality_flags = (int32_t)p->quality_flags,
     };
+    memcpy(r->trace_id, p->trace_id, sizeof r->trace_id);
 }
 
 static void device_update(proc_device *d, const fl_processed *p, int64_t arrival_us)

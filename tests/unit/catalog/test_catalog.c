@@ -135,7 +135,7 @@ static void lifecycle_rows(void **state)
 static void insert_get(void **state)
 {
     fl_catalog *c = *state;
-    assert_int_equal(fl_catalog_schema_version(c), 4);
+    assert_int_equal(fl_catalog_schema_version(c), 5);
     fl_lake_file f = file("raw-data/year=2026/month=1/day=5/hour=1/part-0-1-10.parquet", 2026, 1,
                           5, 1, 0, 1, 10);
     assert_int_equal(fl_catalog_file_insert(c, &f), 0);
@@ -369,7 +369,7 @@ static void reopen_file_and_newer_schema(void **state)
     fl_catalog_close(c);
     /* a second open migrates nothing and keeps the rows */
     assert_int_equal(fl_catalog_open(path, &c), 0);
-    assert_int_equal(fl_catalog_schema_version(c), 4);
+    assert_int_equal(fl_catalog_schema_version(c), 5);
     fl_lake_file g;
     assert_int_equal(fl_catalog_file_get(c, f.path, &g), 0);
     /* a meta.db from a newer fleetlake is refused, not misread */

@@ -3,7 +3,8 @@
  * the exact DDL of one table per dialect (golden text), reserved-word quoting, partition keys
  * last for Trino, Athena's partition projection, location handling (override, file:// for the
  * JVM engines, plain paths for DuckDB, refused quotes), DuckDB's explicit live-file list, and
- * the statistics read from lake_files (live files only, retired counted apart).
+ * the statistics read from lake_files (live files only, retired counted apart), and migration 5
+ * bringing an older meta.db's registry copy to the current columns (trace_id).
  *
  * Trino, Spark and Athena are not available where the tests run: their DDL is checked by
  * structure here; the DuckDB form is executed against a real lake by
@@ -14,7 +15,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "catalog/catalog.h"
 #include "lake/lake.h"
@@ -32,7 +35,8 @@ static const char golden_athena[] =
     "  `error_message` string,\n"
     "  `raw` binary,\n"
     "  `raw_text` string,\n"
-    "  `sequence_number` bigint\n"
+    "  `sequence_number` bigint,\n"
+    "  `trace_id` string\n"
     ")\n"
     "PARTITIONED BY (\n"
     "  `year` int,\n"
@@ -71,6 +75,7 @@ static const char golden_trino[] =
     "  \"raw\" varbinary,\n"
     "  \"raw_text\" varchar,\n"
     "  \"sequence_number\" bigint,\n"
+    "  \"trace_id\" varchar,\n"
     "  \"year\" integer,\n"
     "  \"month\" integer,\n"
     "  \"day\" integer,\n"
@@ -97,6 +102,7 @@ static const char golden_spark[] =
     "  `raw` BINARY,\n"
     "  `raw_text` STRING,\n"
     "  `sequence_number` BIGINT,\n"
+    "  `trace_id` STRING,\n"
     "  `year` INT,\n"
     "  `month` INT,\n"
     "  `day` INT,\n"
@@ -115,9 +121,13 @@ static const char golden_duckdb[] =
     "-- /v1/tables, fleetlake catalog show) never does; for DuckDB, `fleetlake catalog ddl\n"
     "-- --live-files` lists exactly the live files instead.\n"
     "CREATE OR REPLACE VIEW \"rejected_records\" AS\n"
-    "SELECT \"received_at\", \"error_code\", \"error_message\", \"raw\", \"raw_text\", \"sequence_number\", \"year\", \"month\", \"day\", \"hour\"\n"
-    "FROM read_parquet('s3://bkt/fl/errors/rejected_records/year=*/month=*/day=*/hour=*/*.parquet', hive_partitioning = true,\n"
-    "  hive_types = {'year': INTEGER, 'month': INTEGER, 'day': INTEGER, 'hour': INTEGER});\n";
+    "SELECT \"received_at\", \"error_code\", \"error_message\", \"raw\", \"raw_text\", \"sequence_number\", \"trace_id\", \"year\", \"month\", \"day\", \"hour\"\n"
+    "FROM (\n"
+    "  SELECT * FROM read_parquet('s3://bkt/fl/errors/rejected_records/year=*/month=*/day=*/hour=*/*.parquet', hive_partitioning = true, union_by_name = true,\n"
+    "    hive_types = {'year': INTEGER, 'month': INTEGER, 'day': INTEGER, 'hour': INTEGER})\n"
+    "  UNION ALL BY NAME\n"
+    "  SELECT CAST(NULL AS TIMESTAMPTZ) AS \"received_at\", CAST(NULL AS VARCHAR) AS \"error_code\", CAST(NULL AS VARCHAR) AS \"error_message\", CAST(NULL AS BLOB) AS \"raw\", CAST(NULL AS VARCHAR) AS \"raw_text\", CAST(NULL AS BIGINT) AS \"sequence_number\", CAST(NULL AS VARCHAR) AS \"trace_id\", CAST(NULL AS INTEGER) AS \"year\", CAST(NULL AS INTEGER) AS \"month\", CAST(NULL AS INTEGER) AS \"day\", CAST(NULL AS INTEGER) AS \"hour\" WHERE false\n"
+    ");\n";
 
 static fl_catalog_table table(const char *name)
 {
@@ -183,7 +193,7 @@ static void trino_partitions_last(void **state)
     fl_buf b = {0};
     const char *s = ddl(&t, FL_DIALECT_TRINO, &o, &b);
     assert_non_null(strstr(s, "CREATE TABLE IF NOT EXISTS hive.\"fleet\".\"processed_sensor_data\" ("));
-    assert_non_null(strstr(s, "  \"quality_flags\" integer,\n  \"year\" integer,\n  \"month\" integer,\n"
+    assert_non_null(strstr(s, "  \"quality_flags\" integer,\n  \"trace_id\" varchar,\n  \"year\" integer,\n  \"month\" integer,\n"
                               "  \"day\" integer,\n  \"hour\" integer\n)\nWITH ("));
     assert_non_null(strstr(s, "partitioned_by = ARRAY['year', 'month', 'day', 'hour']"));
     assert_non_null(strstr(s, "external_location = 's3://b/p/processed-data'"));
@@ -228,6 +238,8 @@ static void locations(void **state)
     assert_non_null(strstr(ddl(&t, FL_DIALECT_SPARK, &plain, &b), "MSCK REPAIR TABLE `raw_sensor_data`;"));
     assert_non_null(strstr(ddl(&t, FL_DIALECT_DUCKDB, &plain, &b),
                            "read_parquet('/srv/fl data/lake/raw-data/year=*/month=*/day=*/hour=*/*.parquet'"));
+    assert_non_null(strstr(ddl(&t, FL_DIALECT_DUCKDB, &plain, &b),
+                           ", CAST(NULL AS VARCHAR) AS \"trace_id\", "));
     fl_catalog_ddl_options uri = {.location = "file:///srv/lake"};
     assert_non_null(strstr(ddl(&t, FL_DIALECT_DUCKDB, &uri, &b), "read_parquet('/srv/lake/raw-data/"));
     assert_non_null(strstr(ddl(&t, FL_DIALECT_TRINO, &uri, &b), "external_location = 'file:///srv/lake/raw-data'"));
@@ -252,10 +264,11 @@ static void duckdb_live_files(void **state)
     fl_catalog_ddl_options o = {.location = "/d/lake", .live_files = files, .live_file_count = 2};
     fl_buf b = {0};
     const char *s = ddl(&t, FL_DIALECT_DUCKDB, &o, &b);
-    assert_non_null(strstr(s, "FROM read_parquet([\n"
-                              "    '/d/lake/raw-data/year=2026/month=1/day=2/hour=3/part-0-1-9.parquet',\n"
-                              "    '/d/lake/raw-data/year=2026/month=1/day=2/hour=3/compacted-ab-0.parquet'],"
-                              " hive_partitioning = true,"));
+    assert_non_null(
+        strstr(s, "FROM (\n  SELECT * FROM read_parquet([\n"
+                  "    '/d/lake/raw-data/year=2026/month=1/day=2/hour=3/part-0-1-9.parquet',\n"
+                  "    '/d/lake/raw-data/year=2026/month=1/day=2/hour=3/compacted-ab-0.parquet'],"
+                  " hive_partitioning = true, union_by_name = true,"));
     assert_null(strstr(s, "Caveat"));
     o.live_file_count = 0;
     assert_int_equal(fl_catalog_ddl(&t, FL_DIALECT_DUCKDB, &o, &b), FL_ENOTFOUND);
@@ -355,6 +368,80 @@ static void registry(void **state)
     fl_catalog_close(c);
 }
 
+/* One table's columns in meta.db's registry copy as "position:name:type:nullable:partition,". */
+static void stored_columns(fl_catalog *c, const char *table, fl_buf *out)
+{
+    sqlite3_stmt *st = NULL;
+    fl_buf_reset(out);
+    assert_int_equal(sqlite3_prepare_v2(fl_catalog_db(c),
+                                        "SELECT position, name, type, nullable, is_partition"
+                                        " FROM catalog_columns WHERE table_name = ?"
+                                        " ORDER BY position",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+    while (sqlite3_step(st) == SQLITE_ROW)
+        assert_int_equal(fl_buf_printf(out, "%d:%s:%s:%d:%d,", sqlite3_column_int(st, 0),
+                                       (const char *)sqlite3_column_text(st, 1),
+                                       (const char *)sqlite3_column_text(st, 2),
+                                       sqlite3_column_int(st, 3), sqlite3_column_int(st, 4)),
+                         0);
+    sqlite3_finalize(st);
+}
+
+/* A meta.db whose registry copy predates trace_id (migration 5 not applied; the copy as the
+ * sync of that version wrote it) is brought to exactly what a sync writes now; applying the
+ * migration again changes nothing. */
+static void migration_5_adds_trace_id(void **state)
+{
+    (void)state;
+    char path[256];
+    const char *base = getenv("FL_TEST_TMP");
+    snprintf(path, sizeof path, "%s/ddl-migrate-%d.db", base && *base ? base : "/tmp",
+             (int)getpid());
+    unlink(path);
+    fl_catalog *c = NULL;
+    assert_int_equal(fl_catalog_open(path, &c), 0);
+    assert_int_equal(fl_catalog_registry_sync(c), 0);
+    static const char *const tables[] = {"raw_sensor_data", "processed_sensor_data",
+                                         "rejected_records", "hourly_summary"};
+    fl_buf want[4] = {{0}}, got = {0};
+    for (int i = 0; i < 4; i++)
+        stored_columns(c, tables[i], &want[i]);
+    assert_non_null(strstr(want[0].data, ",14:trace_id:string:1:0,15:year:int32:0:1,"));
+    /* take the column out as the older fleetlake had it, and the migration with it */
+    assert_int_equal(sqlite3_exec(fl_catalog_db(c),
+                                  "DELETE FROM catalog_columns WHERE name = 'trace_id';"
+                                  "UPDATE catalog_columns SET position = -(position - 1)"
+                                  " WHERE is_partition = 1 AND table_name <> 'hourly_summary';"
+                                  "UPDATE catalog_columns SET position = -position"
+                                  " WHERE position < 0;"
+                                  "DELETE FROM catalog_migrations WHERE version >= 5;",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    stored_columns(c, "raw_sensor_data", &got);
+    assert_non_null(strstr(got.data, ",13:sequence_number:int64:0:0,14:year:int32:0:1,"));
+    fl_catalog_close(c);
+    for (int round = 0; round < 2; round++) {
+        assert_int_equal(fl_catalog_open(path, &c), 0);
+        assert_int_equal(fl_catalog_schema_version(c), 5);
+        for (int i = 0; i < 4; i++) {
+            stored_columns(c, tables[i], &got);
+            assert_string_equal(got.data, want[i].data);
+        }
+        if (round == 0)
+            assert_int_equal(sqlite3_exec(fl_catalog_db(c),
+                                          "DELETE FROM catalog_migrations WHERE version >= 5", NULL,
+                                          NULL, NULL),
+                             SQLITE_OK);
+        fl_catalog_close(c);
+    }
+    for (int i = 0; i < 4; i++)
+        fl_buf_free(&want[i]);
+    fl_buf_free(&got);
+    unlink(path);
+}
+
 static fl_lake_file file(const char *path, int hour, int64_t rows, int64_t bytes, int64_t min_ts,
                          int64_t max_ts)
 {
@@ -445,6 +532,7 @@ int main(void)
         cmocka_unit_test(locations),             cmocka_unit_test(duckdb_live_files),
         cmocka_unit_test(types_and_dialects),    cmocka_unit_test(registry),
         cmocka_unit_test(statistics),
+        cmocka_unit_test(migration_5_adds_trace_id),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

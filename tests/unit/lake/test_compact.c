@@ -5,7 +5,9 @@
  * publish (orphans removed at recovery, the rerun writes the same names and result) and after
  * commit (inputs retired, deleted only after the grace period, delivery's high-water marks
  * unchanged), injected write/fsync/rename failures (nothing committed, inputs live), and the
- * memory bound (several runs, each sorted). */
+ * memory bound (several runs, each sorted), and schema evolution: files of schema 1 (no
+ * trace_id) merged with files of schema 2 give outputs of schema 2 with NULL trace ids for the
+ * old rows; a file of a newer schema is refused. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,8 +22,24 @@
 #define HOUR_US (INT64_C(3600) * FL_US_PER_SEC)
 #define BASE_US (INT64_C(1767225600) * FL_US_PER_SEC) /* 2026-01-01T00:00:00Z */
 
-enum { C_DEV, C_TS, C_TEMP, C_HUM, C_PRES, C_LAT, C_LON, C_VER, C_SRC, C_EXTRA, C_RECV, C_SHARD,
-       C_SEQ };
+enum {
+    C_DEV,
+    C_TS,
+    C_TEMP,
+    C_HUM,
+    C_PRES,
+    C_LAT,
+    C_LON,
+    C_VER,
+    C_SRC,
+    C_EXTRA,
+    C_RECV,
+    C_SHARD,
+    C_SEQ,
+    C_TRACE,
+    C_COLUMNS
+};
+#define C_COLUMNS_V1 C_TRACE /* schema 1 had no trace_id */
 
 struct fx {
     char dir[512], root[600], meta[600];
@@ -30,7 +48,8 @@ struct fx {
     fl_compactor *comp;
     int64_t now;
     int64_t target, memory;
-    int crash_at; /* -1: no crash; else the lake_compact_step to "crash" at */
+    int crash_at;                 /* -1: no crash; else the lake_compact_step to "crash" at */
+    uint64_t old_first, old_last; /* seqs written as schema 1 files (no trace_id) */
 };
 
 static int64_t fake_clock(void *ctx)
@@ -91,15 +110,20 @@ static int teardown(void **state)
 
 /* ---- building inputs --------------------------------------------------------------------------- */
 
+/* The strings of one row (make_row's values point into it). */
+struct cells {
+    char dev[32];
+    char trace[33];
+};
+
 /* Row i of a deterministic data set: device "dev-<k>" with k scrambled, a timestamp inside the
- * hour, some NULLs and odd strings. */
-static void make_row(lake_value *v, int64_t hour, uint32_t shard, uint64_t seq, char *dev,
-                     size_t devn)
+ * hour, some NULLs and odd strings, a trace id shared by runs of 10 sequence numbers. */
+static void make_row(lake_value *v, int64_t hour, uint32_t shard, uint64_t seq, struct cells *c)
 {
     unsigned k = (unsigned)((seq * 7919u) % 13u);
-    snprintf(dev, devn, "dev-%02u", k);
-    memset(v, 0, 13 * sizeof *v);
-    v[C_DEV].v.s = fl_slice_from_cstr(dev);
+    snprintf(c->dev, sizeof c->dev, "dev-%02u", k);
+    memset(v, 0, C_COLUMNS * sizeof *v);
+    v[C_DEV].v.s = fl_slice_from_cstr(c->dev);
     v[C_TS].v.i64 = hour * HOUR_US + (int64_t)((seq * 104729u) % 3600000u) * 1000;
     v[C_TEMP].is_null = seq % 5 == 0;
     v[C_TEMP].v.d = v[C_TEMP].is_null ? 0 : (double)seq / 3.0 - 20.0;
@@ -116,33 +140,63 @@ static void make_row(lake_value *v, int64_t hour, uint32_t shard, uint64_t seq, 
     v[C_RECV].v.i64 = BASE_US + 20 * HOUR_US + (int64_t)seq;
     v[C_SHARD].v.i32 = (int32_t)shard;
     v[C_SEQ].v.i64 = (int64_t)seq;
+    snprintf(c->trace, sizeof c->trace, "4bf92f3577b34da6a3ce%012" PRIx64,
+             (seq / 10) & 0xffffffffffffu);
+    v[C_TRACE].is_null = seq % 10 == 7;
+    v[C_TRACE].v.s = v[C_TRACE].is_null ? (fl_slice){"", 0} : (fl_slice){c->trace, 32};
+}
+
+/* A file as fleetlake wrote it before trace_id: the first 13 columns, schema_version "1". */
+static int encode_schema_v1(void *ctx, const lake_table_spec *spec, const lake_partition_buf *p,
+                            fl_objstore_writer *w)
+{
+    (void)ctx;
+    fl_pq_column_values cols[C_COLUMNS_V1];
+    fl_slice *slices[C_COLUMNS_V1] = {0};
+    assert_int_equal(lake_partition_columns(spec, p, cols, slices), 0);
+    fl_pq_kv kv[] = {{"schema_version", "1"}, {"fleetlake.table", spec->table_name}};
+    fl_pq_writer_options opts = {.codec = FL_PQ_GZIP, .kv = kv, .kv_count = 2};
+    fl_pq_writer *pw = NULL;
+    fl_pq_file_summary sum;
+    int rc =
+        fl_pq_writer_create(spec->columns, C_COLUMNS_V1, &opts, fl_objstore_sink_write, w, &pw);
+    rc = rc ? rc : fl_pq_writer_write(pw, cols, p->rows);
+    rc = rc ? rc : fl_pq_writer_finish(pw, &sum);
+    fl_pq_writer_destroy(pw);
+    for (size_t i = 0; i < C_COLUMNS_V1; i++)
+        free(slices[i]);
+    return rc;
 }
 
 /* Write a delivery-style file part-<shard>-<first>-<last> of hour with rows first..last and
- * catalogue it. */
+ * catalogue it; rows in f's old range are written as schema 1 (all or none of a file's). */
 static void put_part(struct fx *f, int64_t hour, uint32_t shard, uint64_t first, uint64_t last)
 {
-    const lake_table_spec *spec = &lake_raw_table;
+    int old = first >= f->old_first && first <= f->old_last;
+    lake_table_spec spec = lake_raw_table;
+    if (old)
+        spec.column_count = C_COLUMNS_V1;
     lake_partition_buf p = {0};
-    p.cols = calloc(spec->column_count, sizeof *p.cols);
-    lake_value v[13];
-    char dev[32];
+    p.cols = calloc(spec.column_count, sizeof *p.cols);
+    lake_value v[C_COLUMNS];
+    struct cells cells;
     for (uint64_t s = first; s <= last; s++) {
         size_t rb;
-        make_row(v, hour, shard, s, dev, sizeof dev);
-        assert_int_equal(lake_partition_append(spec, &p, v, &rb), 0);
+        make_row(v, hour, shard, s, &cells);
+        assert_int_equal(lake_partition_append(&spec, &p, v, &rb), 0);
     }
     fl_lake_partition part = fl_lake_partition_of_hour(hour);
     fl_lake_file fi = {0};
-    assert_int_equal(fl_lake_part_key(fi.path, sizeof fi.path, spec->prefix, part, shard, first,
-                                      last), 0);
+    assert_int_equal(
+        fl_lake_part_key(fi.path, sizeof fi.path, spec.prefix, part, shard, first, last), 0);
     fl_objstore_writer *w;
     enum fl_pq_codec codec = FL_PQ_GZIP;
     assert_int_equal(fl_objstore_put_open(f->store, fi.path, &w), 0);
-    assert_int_equal(lake_encode_parquet(&codec, spec, &p, w), 0);
+    assert_int_equal(
+        old ? encode_schema_v1(NULL, &spec, &p, w) : lake_encode_parquet(&codec, &spec, &p, w), 0);
     fi.bytes = (int64_t)fl_objstore_put_bytes(w);
     assert_int_equal(fl_objstore_put_publish(w), 0);
-    snprintf(fi.table_name, sizeof fi.table_name, "%s", spec->table_name);
+    snprintf(fi.table_name, sizeof fi.table_name, "%s", spec.table_name);
     fi.year = part.year, fi.month = part.month, fi.day = part.day, fi.hour = part.hour;
     fi.rows = (int64_t)p.rows;
     fi.min_ts = hour * HOUR_US;
@@ -152,15 +206,16 @@ static void put_part(struct fx *f, int64_t hour, uint32_t shard, uint64_t first,
     fi.last_seq = last;
     fi.retired_at = -1;
     assert_int_equal(fl_catalog_file_insert(f->cat, &fi), 0);
-    lake_partition_free_columns(spec, &p);
+    lake_partition_free_columns(&spec, &p);
 }
 
 /* ---- reading back ------------------------------------------------------------------------------ */
 
 struct row {
     char dev[32];
+    char trace[33];
     int64_t ts, seq, recv;
-    int temp_null, src_null, extra_null, lat_null;
+    int temp_null, src_null, extra_null, lat_null, trace_null;
     double temp, lat;
 };
 
@@ -176,8 +231,9 @@ static size_t read_rows(struct fx *f, const char *key, struct row **rows, size_t
     size_t total = (size_t)fl_pq_reader_rows(r), at = *n;
     *rows = realloc(*rows, (*n + total + 1) * sizeof **rows);
     for (int rg = 0; rg < fl_pq_reader_row_group_count(r); rg++) {
-        fl_pq_column_values cv[13];
-        for (size_t i = 0; i < 13; i++)
+        fl_pq_column_values cv[C_COLUMNS];
+        assert_int_equal(fl_pq_reader_column_count(r), C_COLUMNS);
+        for (size_t i = 0; i < C_COLUMNS; i++)
             assert_int_equal(fl_pq_reader_read_column(r, rg, i, &cv[i]), 0);
         int64_t m = fl_pq_reader_row_group_rows(r, rg);
         for (int64_t k = 0; k < m; k++, at++) {
@@ -198,6 +254,9 @@ static size_t read_rows(struct fx *f, const char *key, struct row **rows, size_t
                 assert_true(s.len == 6 && memcmp(s.ptr, "fms-\xc3\xa9", 6) == 0);
             }
             assert_true(cv[C_HUM].valid && !cv[C_HUM].valid[k]);
+            o->trace_null = cv[C_TRACE].valid && !cv[C_TRACE].valid[k];
+            fl_slice t = ((const fl_slice *)cv[C_TRACE].values)[k];
+            snprintf(o->trace, sizeof o->trace, "%.*s", (int)t.len, t.ptr ? t.ptr : "");
         }
     }
     fl_pq_reader_destroy(r);
@@ -249,10 +308,10 @@ static void check_live_rows(struct fx *f, uint64_t n, int expect_sorted_files)
         assert_true(o->seq >= 1 && (uint64_t)o->seq <= n);
         assert_false(seen[o->seq]);
         seen[o->seq] = 1;
-        lake_value v[13];
-        char dev[32];
-        make_row(v, fl_lake_hour_of(o->ts), 0, (uint64_t)o->seq, dev, sizeof dev);
-        assert_string_equal(o->dev, dev);
+        lake_value v[C_COLUMNS];
+        struct cells cells;
+        make_row(v, fl_lake_hour_of(o->ts), 0, (uint64_t)o->seq, &cells);
+        assert_string_equal(o->dev, cells.dev);
         assert_int_equal(o->ts, v[C_TS].v.i64);
         assert_int_equal(o->recv, v[C_RECV].v.i64);
         assert_int_equal(o->temp_null, v[C_TEMP].is_null);
@@ -263,6 +322,10 @@ static void check_live_rows(struct fx *f, uint64_t n, int expect_sorted_files)
             assert_memory_equal(&o->lat, &v[C_LAT].v.d, sizeof o->lat);
         assert_int_equal(o->src_null, v[C_SRC].is_null);
         assert_int_equal(o->extra_null, v[C_EXTRA].is_null);
+        /* rows of schema 1 files have no trace id: NULL in the outputs */
+        int old = (uint64_t)o->seq >= f->old_first && (uint64_t)o->seq <= f->old_last;
+        assert_int_equal(o->trace_null, old || v[C_TRACE].is_null);
+        assert_string_equal(o->trace, o->trace_null ? "" : cells.trace);
     }
     free(seen);
     free(rows);
@@ -353,6 +416,59 @@ static void merge_sorts_and_preserves(void **state)
     assert_int_equal(fl_compactor_plan(f->comp, &p), 0);
     assert_int_equal(p.count, 0);
     fl_compact_plan_free(&p);
+}
+
+/* A lake written partly before trace_id existed: the old files' rows come out with NULL trace
+ * ids, the new files' with theirs, every other value as it was, in one schema 2 output. */
+static void mixed_schema_versions(void **state)
+{
+    struct fx *f = *state;
+    f->old_first = 1;
+    f->old_last = 130;
+    six_files(f, hour0()); /* 1-40, 41-100, 101-130 of schema 1; 131-300 of schema 2 */
+    fl_compact_stats st = {0};
+    assert_int_equal(fl_compactor_pass(f->comp, &st), 0);
+    assert_int_equal(st.failures, 0);
+    assert_int_equal(st.files_in, 6);
+    assert_int_equal(st.files_out, 1);
+    assert_int_equal(st.rows, 300);
+    check_live_rows(f, 300, 1);
+}
+
+/* A file of a newer schema version than this fleetlake knows (it may hold columns compaction
+ * would drop) is refused: the partition fails and nothing changes. */
+static void refuses_unknown_schemas(void **state)
+{
+    struct fx *f = *state;
+    int64_t h = hour0();
+    put_part(f, h, 0, 1, 10);
+    put_part(f, h, 0, 11, 20);
+    /* rewrite the second file's footer metadata as schema 3 (same length, same rows) */
+    fl_lake_file fi;
+    char key[FL_CATALOG_PATH_MAX], path[2048];
+    fl_lake_partition part = fl_lake_partition_of_hour(h);
+    assert_int_equal(fl_lake_part_key(key, sizeof key, "raw-data", part, 0, 11, 20), 0);
+    assert_int_equal(fl_catalog_file_get(f->cat, key, &fi), 0);
+    snprintf(path, sizeof path, "%s/%s", f->root, key);
+    FILE *fp = fopen(path, "r+b");
+    assert_non_null(fp);
+    char *buf = malloc((size_t)fi.bytes);
+    assert_int_equal(fread(buf, 1, (size_t)fi.bytes, fp), fi.bytes);
+    char *at = memmem(buf, (size_t)fi.bytes, "schema_version", 14);
+    assert_non_null(at);
+    char *v = memchr(at + 14, '2', 8); /* the value follows its length byte */
+    assert_non_null(v);
+    *v = '3';
+    assert_int_equal(fseek(fp, 0, SEEK_SET), 0);
+    assert_int_equal(fwrite(buf, 1, (size_t)fi.bytes, fp), fi.bytes);
+    fclose(fp);
+    free(buf);
+    fl_compact_stats st = {0};
+    assert_int_equal(fl_compactor_pass(f->comp, &st), 0);
+    assert_int_equal(st.failures, 1);
+    assert_int_equal(st.files_out, 0);
+    assert_int_equal(count_state(f, FL_CATALOG_STATE_LIVE), 2);
+    assert_int_equal(count_state(f, FL_CATALOG_STATE_RETIRED), 0);
 }
 
 /* The high-water marks delivery loads at start, as "hour:seq," text. */
@@ -529,6 +645,8 @@ int main(void)
         cmocka_unit_test(names_are_deterministic),
         cmocka_unit_test_setup_teardown(plan_closed_open_and_at_target, setup, teardown),
         cmocka_unit_test_setup_teardown(merge_sorts_and_preserves, setup, teardown),
+        cmocka_unit_test_setup_teardown(mixed_schema_versions, setup, teardown),
+        cmocka_unit_test_setup_teardown(refuses_unknown_schemas, setup, teardown),
         cmocka_unit_test_setup_teardown(crash_after_publish_then_recover, setup, teardown),
         cmocka_unit_test_setup_teardown(crash_after_commit_then_grace, setup, teardown),
         cmocka_unit_test_setup_teardown(injected_failures_commit_nothing, setup, teardown),
