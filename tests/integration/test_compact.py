@@ -79,7 +79,7 @@ for k in after_paths:
 kv = fltest.duck(f"SELECT decode(value) AS v FROM parquet_kv_metadata("
                  f"{fltest.sql_str(os.path.join(data, 'lake', after_paths[0]))})"
                  f" WHERE decode(key) = 'schema_version'")
-c.eq(kv, [{"v": "1"}], "schema_version kept")
+c.eq(kv, [{"v": "2"}], "schema_version kept")
 p = fltest.run_cli("check", "--data", data, check=False)
 c.eq(p.returncode, 0, f"check clean after compaction: {p.stdout[-2000:]}")
 p = fltest.run_cli("compact", "--data", data, "--dry-run")

@@ -124,7 +124,7 @@ c.eq(late_rows and (late_rows[0]["year"], late_rows[0]["month"], late_rows[0]["d
 c.eq(len({(r["shard_id"], r["sequence_number"]) for r in rows}), total, "no duplicates")
 kv = fltest.duck(f"SELECT decode(value) AS v FROM parquet_kv_metadata({glob})"
                  f" WHERE decode(key) = 'schema_version'")
-c.check(len(kv) == len(keys) and all(r["v"] == "1" for r in kv), "schema_version metadata")
+c.check(len(kv) == len(keys) and all(r["v"] == "2" for r in kv), "schema_version metadata")
 codecs = fltest.duck(f"SELECT DISTINCT compression FROM parquet_metadata({glob})")
 c.eq([r["compression"] for r in codecs], ["GZIP"], "GZIP codec")
 types = {r["column_name"]: r["column_type"] for r in fltest.duck(

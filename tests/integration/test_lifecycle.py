@@ -179,7 +179,7 @@ codecs = fltest.duck(f"SELECT DISTINCT compression FROM parquet_metadata([{lst}]
 c.eq([r["compression"] for r in codecs], ["ZSTD"], "cold files are ZSTD")
 kv = fltest.duck(f"SELECT DISTINCT decode(key) AS k, decode(value) AS v"
                  f" FROM parquet_kv_metadata([{lst}]) ORDER BY k, v")
-c.check({"k": "schema_version", "v": "1"} in kv and
+c.check({"k": "schema_version", "v": "2"} in kv and
         any(r["k"] == "fleetlake.table" for r in kv), f"key-value metadata kept: {kv}")
 c.eq(duck_rows(paths), sum(counts0.values()), "DuckDB reads the cold files")
 c.eq(ddl_count("processed_sensor_data"), counts0["processed_sensor_data"],

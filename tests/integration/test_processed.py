@@ -144,7 +144,7 @@ c.eq(types, {"device_id": "VARCHAR", "temperature": "DOUBLE", "humidity": "DOUBL
              "temperature_fahrenheit": "DOUBLE", "anomaly_flag": "BOOLEAN",
              "anomaly_score": "DOUBLE", "day_of_week": "TINYINT", "is_weekend": "BOOLEAN",
              "latitude": "DOUBLE", "longitude": "DOUBLE", "local_hour": "TINYINT",
-             "quality_flags": "INTEGER"}, "column types")
+             "quality_flags": "INTEGER", "trace_id": "VARCHAR"}, "column types")
 
 # ---- /v1/devices ------------------------------------------------------------------------------
 last = {}

@@ -7,6 +7,10 @@
  *   fl_pq_tool dump FILE...            per file a header line, then every row as a JSON line
  *   fl_pq_tool stats FILE              each row group's column statistics, one JSON line each
  *   fl_pq_tool concat CODEC OUT IN...  all rows of IN... (same schema) into one file OUT
+ *   fl_pq_tool downgrade CODEC OUT IN COLUMN VERSION
+ *                                      IN without COLUMN and with key-value schema_version =
+ *                                      VERSION (other metadata kept): a lake file as an older
+ *                                      fleetlake wrote it, for the schema evolution tests
  *
  * Exact values in JSON (manifest and dump): integers and timestamps (µs) as decimal strings,
  * doubles as strings from %.17g (which round-trip) or "nan", "inf", "-inf"; BOOLEAN as JSON
@@ -644,6 +648,62 @@ static int cmd_concat(const char *codec_name, const char *out_path, char **in, i
     return 0;
 }
 
+/* ---- downgrade -------------------------------------------------------------------------------- */
+
+static int cmd_downgrade(const char *codec_name, const char *out_path, const char *in,
+                         const char *drop, const char *version)
+{
+    int codec = fl_pq_codec_parse(codec_name);
+    if (codec < 0)
+        die(codec_name, FL_EINVAL);
+    open_file o;
+    open_parquet(in, &o);
+    size_t n = fl_pq_reader_column_count(o.r), kept = 0, nkv = fl_pq_reader_kv_count(o.r);
+    int dropped = fl_pq_reader_column_index(o.r, drop);
+    if (dropped < 0)
+        die(drop, FL_ENOTFOUND);
+    fl_pq_column_def *defs = xmalloc(n * sizeof *defs);
+    for (size_t c = 0; c < n; c++)
+        if ((int)c != dropped)
+            defs[kept++] = *fl_pq_reader_column(o.r, c);
+    fl_pq_kv *kv = xmalloc((nkv + 1) * sizeof *kv);
+    size_t k = 0;
+    for (size_t i = 0; i < nkv; i++) {
+        kv[k] = *fl_pq_reader_kv_at(o.r, i);
+        if (strcmp(kv[k].key, "schema_version") != 0)
+            k++;
+    }
+    kv[k++] = (fl_pq_kv){"schema_version", version};
+    FILE *f = fopen(out_path, "wb");
+    if (!f)
+        die(out_path, -errno);
+    fl_pq_writer_options opts = {.codec = (enum fl_pq_codec)codec, .kv = kv, .kv_count = k};
+    fl_pq_writer *w;
+    int rc = fl_pq_writer_create(defs, kept, &opts, file_sink, f, &w);
+    fl_pq_column_values *v = xmalloc(n * sizeof *v);
+    for (int g = 0; !rc && g < fl_pq_reader_row_group_count(o.r); g++) {
+        for (size_t c = 0, at = 0; !rc && c < n; c++)
+            if ((int)c != dropped)
+                rc = fl_pq_reader_read_column(o.r, g, c, &v[at++]);
+        if (!rc)
+            rc = fl_pq_writer_write(w, v, (size_t)fl_pq_reader_row_group_rows(o.r, g));
+    }
+    fl_pq_file_summary sum = {0};
+    if (!rc)
+        rc = fl_pq_writer_finish(w, &sum);
+    fl_pq_writer_destroy(w);
+    if (fclose(f) && !rc)
+        rc = -errno;
+    close_parquet(&o);
+    free(v);
+    free(kv);
+    free(defs);
+    if (rc)
+        die(out_path, rc);
+    printf("{\"rows\": %" PRId64 ", \"bytes\": %" PRId64 "}\n", sum.rows, sum.bytes);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 3 && !strcmp(argv[1], "write-matrix"))
@@ -658,7 +718,9 @@ int main(int argc, char **argv)
         return cmd_stats(argv[2]);
     if (argc >= 5 && !strcmp(argv[1], "concat"))
         return cmd_concat(argv[2], argv[3], argv + 4, argc - 4);
+    if (argc == 7 && !strcmp(argv[1], "downgrade"))
+        return cmd_downgrade(argv[2], argv[3], argv[4], argv[5], argv[6]);
     fprintf(stderr, "usage: fl_pq_tool write-matrix DIR | dump FILE | "
-                    "concat CODEC OUT IN...\n");
+                    "concat CODEC OUT IN... | downgrade CODEC OUT IN COLUMN VERSION\n");
     return 2;
 }
