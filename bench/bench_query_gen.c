@@ -11,7 +11,9 @@
  * evenly over each hour with jitter; ~1 % lack humidity, ~0.5 % lack a location; about 0.3 %
  * are anomalies (a temperature spike, score 0.8-1.0, anomaly_flag 1, some physically
  * implausible and quality-flagged); the rest score 0-0.4. Calendar columns use the reference
- * fleet's time zone, Asia/Seoul (UTC+9, no DST).
+ * fleet's time zone, Asia/Seoul (UTC+9, no DST). trace_id is set as ingest sets it: readings
+ * of many devices came in one request of about REQUEST_RECORDS records (the simulator's
+ * batch), which shares one random trace id.
  *
  * Files are written by --threads workers (default: the number of CPUs), each with its own
  * object store and catalog connection; the catalog rows are inserted in one transaction at the
@@ -60,6 +62,16 @@ static double unit(uint64_t *s) /* [0, 1) */
 {
     *s ^= *s << 13, *s ^= *s >> 7, *s ^= *s << 17;
     return (double)(*s >> 11) / 9007199254740992.0;
+}
+
+/* Records per ingest request (the simulator's default batch): one trace id each. */
+#define REQUEST_RECORDS 500
+
+/* The trace id of request `slot` of hour h, as 32 hex digits. */
+static void trace_of(int h, int64_t slot, char out[33])
+{
+    uint64_t id[2] = {mix(((uint64_t)h << 32) ^ (uint64_t)slot), mix((uint64_t)slot + 0x9e37)};
+    fl_hex_encode(id, sizeof id, out);
 }
 
 static int64_t hour_rows(const gen *g, int h)
@@ -128,6 +140,7 @@ static int write_hour(gen *g, fl_objstore *store, fl_catalog *cat, int h,
     }
     int64_t hour_start = FIRST_HOUR_US + h * HOUR_US;
     uint64_t s = mix((uint64_t)h * 7919 + 17) | 1;
+    int64_t requests = n / REQUEST_RECORDS + 1;
     size_t k = 0;
     for (int d = 0; d < g->devices; d++) {
         int64_t per = n / g->devices + (d < n % g->devices ? 1 : 0);
@@ -136,7 +149,12 @@ static int write_hour(gen *g, fl_objstore *store, fl_catalog *cat, int h,
         int64_t step = HOUR_US / per;
         for (int64_t i = 0; i < per; i++) {
             int64_t jitter = step > 2 ? (int64_t)(unit(&s) * (double)(step / 2)) : 0;
-            fill_row(g, &(*buf)[k++], d, hour_start + i * step + jitter, &s);
+            int64_t ts = hour_start + i * step + jitter;
+            fill_row(g, &(*buf)[k], d, ts, &s);
+            /* readings come in bursts (10 a device-hour): spread each burst's devices over
+             * the requests so each id holds about REQUEST_RECORDS rows */
+            trace_of(h, ((ts - hour_start) * requests / HOUR_US + d) % requests,
+                     (*buf)[k++].trace_id);
         }
     }
     /* Sequence numbers as one shard's stream would have them: disjoint per hour. */

@@ -2,7 +2,7 @@
 # bench/run.sh BUILD_DIR — fleetlake's benchmarks (`make bench`). Prints one table per
 # benchmark; copy the figures into docs/PERFORMANCE.md with the date and the command.
 #   FL_BENCH_SECONDS   duration of each end-to-end run (default 60)
-#   FL_BENCH_ONLY      run one benchmark: decode | e2e | parquet | audit | security | alerts | throttle | tls | query | dashboard
+#   FL_BENCH_ONLY      run one benchmark: decode | e2e | parquet | delivery | audit | security | alerts | throttle | tls | query | dashboard
 #   FL_BENCH_QUERY_ROWS  rows of the query benchmark's lake (default 100000000; a few GB under
 #                      BUILD_DIR, generated once and reused; e.g. 1000000 for a smoke run)
 set -euo pipefail
@@ -56,6 +56,11 @@ if [ -z "$only" ] || [ "$only" = parquet ]; then
   echo
   echo "== Parquet encode/scan vs DuckDB, and lake bytes per record =="
   python3 "$here/parquet_vs_duckdb.py" "$build"
+fi
+if [ -z "$only" ] || [ "$only" = delivery ]; then
+  echo
+  echo "== raw delivery core: stream records -> Parquet+GZIP files, by records per trace id (request) =="
+  for batch in 500 20 1 0; do "$build/bench_delivery" 1000000 "$batch" 3; done
 fi
 if [ -z "$only" ] || [ "$only" = query ]; then
   echo

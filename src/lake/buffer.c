@@ -3,7 +3,8 @@
  * Rows are appended column by column into growable arrays (fixed-width values, or bytes plus
  * end offsets for strings), so a flush hands the Parquet writer whole columns without
  * reshaping anything. A partition's buffer is only emptied by a successful commit: a failed
- * flush keeps every row, which is what lets delivery retry without re-reading the stream. */
+ * flush keeps every row, which is what lets delivery retry without re-reading the stream.
+ * A string equal to the previous row's is not stored again (LAKE_CELL_REPEAT, lake_int.h). */
 #include <string.h>
 
 #include "lake/lake_int.h"
@@ -18,6 +19,50 @@ static size_t fixed_width(enum fl_pq_physical t)
     case FL_PQ_BYTE_ARRAY: return 0;
     }
     return 0;
+}
+
+static size_t end_at(const lake_column *c, size_t r)
+{
+    size_t e;
+    memcpy(&e, c->ends.data + r * sizeof e, sizeof e);
+    return e;
+}
+
+/* End offset of the bytes stored up to and including row r. */
+static size_t stored_end(const lake_column *c, size_t r)
+{
+    size_t e = end_at(c, r);
+    return e & LAKE_CELL_REPEAT ? end_at(c, e & ~LAKE_CELL_REPEAT) : e;
+}
+
+fl_slice lake_column_cell(const lake_column *c, size_t r)
+{
+    size_t e = end_at(c, r);
+    if (e & LAKE_CELL_REPEAT) {
+        r = e & ~LAKE_CELL_REPEAT;
+        e = end_at(c, r);
+    }
+    size_t start = r ? stored_end(c, r - 1) : 0;
+    return (fl_slice){c->values.data ? c->values.data + start : "", e - start};
+}
+
+/* Append a BYTE_ARRAY cell as row `row` of c (valid already appended); *bytes += its cost. */
+static int append_cell(lake_column *c, size_t row, const lake_value *v, size_t *bytes)
+{
+    size_t end = c->values.len;
+    if (!v->is_null && row > 0 && ((const uint8_t *)c->valid.data)[row - 1]) {
+        fl_slice prev = lake_column_cell(c, row - 1);
+        if (prev.len == v->v.s.len && memcmp(prev.ptr, v->v.s.ptr, prev.len) == 0) {
+            size_t e = end_at(c, row - 1);
+            end = LAKE_CELL_REPEAT | (e & LAKE_CELL_REPEAT ? e & ~LAKE_CELL_REPEAT : row - 1);
+            *bytes += sizeof end;
+            return fl_buf_append(&c->ends, &end, sizeof end);
+        }
+    }
+    int rc = v->is_null ? 0 : fl_buf_append(&c->values, v->v.s.ptr, v->v.s.len);
+    end = c->values.len;
+    *bytes += (v->is_null ? 0 : v->v.s.len) + sizeof end;
+    return rc ? rc : fl_buf_append(&c->ends, &end, sizeof end);
 }
 
 /* Append one row; on FL_ENOMEM the columns may hold a partial row: the caller discards it with
@@ -42,12 +87,7 @@ int lake_partition_append(const lake_table_spec *spec, lake_partition_buf *p,
             rc = fl_buf_append(&c->values, src, w);
             bytes += w;
         } else {
-            if (!v->is_null)
-                rc = fl_buf_append(&c->values, v->v.s.ptr, v->v.s.len);
-            size_t end = c->values.len;
-            if (!rc)
-                rc = fl_buf_append(&c->ends, &end, sizeof end);
-            bytes += (v->is_null ? 0 : v->v.s.len) + sizeof end;
+            rc = append_cell(c, p->rows, v, &bytes);
         }
         if (rc)
             return rc;
@@ -78,10 +118,7 @@ void lake_partition_truncate(const lake_table_spec *spec, lake_partition_buf *p,
             size_t n_ends = c->ends.len / sizeof(size_t);
             if (n_ends > rows)
                 c->ends.len = rows * sizeof(size_t);
-            size_t end = 0;
-            if (rows)
-                memcpy(&end, c->ends.data + (rows - 1) * sizeof end, sizeof end);
-            c->values.len = end;
+            c->values.len = rows && n_ends ? stored_end(c, (n_ends < rows ? n_ends : rows) - 1) : 0;
         }
     }
     p->rows = rows;
@@ -116,8 +153,11 @@ int lake_partition_columns(const lake_table_spec *spec, const lake_partition_buf
             return FL_ENOMEM;
         size_t start = 0;
         for (size_t r = 0; r < p->rows; r++) {
-            size_t end;
-            memcpy(&end, c->ends.data + r * sizeof end, sizeof end);
+            size_t end = end_at(c, r);
+            if (end & LAKE_CELL_REPEAT) {
+                s[r] = s[end & ~LAKE_CELL_REPEAT]; /* the same bytes: one copy */
+                continue;
+            }
             s[r] = (fl_slice){c->values.data ? c->values.data + start : "", end - start};
             start = end;
         }

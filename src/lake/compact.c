@@ -152,11 +152,7 @@ static int job_init(compact_job *j)
 
 static fl_slice cell_bytes(const lake_column *col, size_t r)
 {
-    size_t start = 0, end;
-    if (r)
-        memcpy(&start, col->ends.data + (r - 1) * sizeof start, sizeof start);
-    memcpy(&end, col->ends.data + r * sizeof end, sizeof end);
-    return (fl_slice){col->values.data ? col->values.data + start : "", end - start};
+    return lake_column_cell(col, r);
 }
 
 static int cell_valid(const lake_column *col, size_t r)

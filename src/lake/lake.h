@@ -33,7 +33,7 @@
 /* Value of the "schema_version" key-value metadata in the files we write: 1, the first
  * schema; 2 appended trace_id to raw_sensor_data, processed_sensor_data and rejected_records.
  * A file of an older version lacks the columns added since, which readers take as NULL. */
-#define FL_LAKE_SCHEMA_VERSION "2"
+#define FL_LAKE_SCHEMA_VERSION        "2"
 #define FL_LAKE_SCHEMA_VERSION_NUMBER 2
 
 /* An hourly UTC partition. */

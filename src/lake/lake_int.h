@@ -63,12 +63,22 @@ FL_MUST_USE int lake_utf8_sanitize(fl_buf *out, const char *p, size_t n);
 
 /* ---- columnar buffers ------------------------------------------------------------------------ */
 
+/* BYTE_ARRAY cells: a value equal to the previous row's is stored once per run. ends[r] is the
+ * end offset of row r's bytes in values, or LAKE_CELL_REPEAT | q when row r repeats the value
+ * of row q (the first row of the run, never itself a repeat). One ingest request's records
+ * arrive together and share their trace id (and usually their metadata), so a run costs the
+ * bytes of one value plus 9 bytes a row, in memory and in the size-flush accounting. */
+#define LAKE_CELL_REPEAT ((size_t)1 << (sizeof(size_t) * 8 - 1))
+
 typedef struct lake_column {
     fl_buf values;  /* fixed-width values, or the concatenated bytes of BYTE_ARRAY values */
-    fl_buf ends;    /* BYTE_ARRAY: size_t end offset of each row's value in values */
+    fl_buf ends;    /* BYTE_ARRAY: size_t per row, see LAKE_CELL_REPEAT */
     fl_buf valid;   /* one byte per row: 1 value, 0 NULL */
     size_t nulls;
 } lake_column;
+
+/* Row r's bytes of a BYTE_ARRAY column (empty for NULL). */
+fl_slice lake_column_cell(const lake_column *c, size_t r);
 
 /* The buffered rows of one event-time partition of one shard. */
 typedef struct lake_partition_buf {
