@@ -123,12 +123,7 @@ EXPECT = {"truck-a1": None, "truck-a2": None, "truck-a3": None, "truck-b1": TB, 
 
 
 def http_query(sql):
-    st, _, body = srv.request("POST", "/v1/query", json.dumps({"sql": sql}),
-                              {"Content-Type": "application/json"})
-    js = json.loads(body)
-    if st != 200 or "error" in js:
-        raise AssertionError(f"query failed ({st}): {body[:300]!r}")
-    return [tuple(r) for r in js["rows"]]
+    return srv.query(sql)
 
 
 def check_answers(step, q, expect=EXPECT):

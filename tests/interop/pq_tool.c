@@ -52,6 +52,21 @@ static int file_sink(void *ctx, const void *p, size_t n)
     return fwrite(p, 1, n, ctx) == n ? 0 : -EIO;
 }
 
+/* Finish w (unless rc is already an error) and close its file f; dies naming out_path on any
+ * error. Returns the file's summary. */
+static fl_pq_file_summary finish_output(fl_pq_writer *w, FILE *f, const char *out_path, int rc)
+{
+    fl_pq_file_summary sum = {0};
+    if (!rc)
+        rc = fl_pq_writer_finish(w, &sum);
+    fl_pq_writer_destroy(w);
+    if (fclose(f) && !rc)
+        rc = -errno;
+    if (rc)
+        die(out_path, rc);
+    return sum;
+}
+
 static int file_source(void *ctx, void *p, size_t n, uint64_t offset)
 {
     FILE *f = ctx;
@@ -351,14 +366,7 @@ static void write_variant(const char *path, const fl_pq_column_def *def, const c
         rc = fl_pq_writer_write(w, &cv, n);
         first += n;
     }
-    fl_pq_file_summary sum;
-    if (!rc)
-        rc = fl_pq_writer_finish(w, &sum);
-    fl_pq_writer_destroy(w);
-    if (fclose(f) && !rc)
-        rc = -errno;
-    if (rc)
-        die(path, rc);
+    (void)finish_output(w, f, path, rc);
 }
 
 static void manifest_values(FILE *m, const matrix_type *t, int optional, const column_data *d)
@@ -632,17 +640,10 @@ static int cmd_concat(const char *codec_name, const char *out_path, char **in, i
         if (k)
             close_parquet(&o);
     }
-    fl_pq_file_summary sum = {0};
-    if (!rc)
-        rc = fl_pq_writer_finish(w, &sum);
-    fl_pq_writer_destroy(w);
-    if (fclose(f) && !rc)
-        rc = -errno;
+    fl_pq_file_summary sum = finish_output(w, f, out_path, rc);
     close_parquet(&first);
     free(v);
     free(defs);
-    if (rc)
-        die(out_path, rc);
     printf("{\"rows\": %" PRId64 ", \"bytes\": %" PRId64 ", \"row_groups\": %d}\n", sum.rows,
            sum.bytes, sum.row_groups);
     return 0;
@@ -688,18 +689,11 @@ static int cmd_downgrade(const char *codec_name, const char *out_path, const cha
         if (!rc)
             rc = fl_pq_writer_write(w, v, (size_t)fl_pq_reader_row_group_rows(o.r, g));
     }
-    fl_pq_file_summary sum = {0};
-    if (!rc)
-        rc = fl_pq_writer_finish(w, &sum);
-    fl_pq_writer_destroy(w);
-    if (fclose(f) && !rc)
-        rc = -errno;
+    fl_pq_file_summary sum = finish_output(w, f, out_path, rc);
     close_parquet(&o);
     free(v);
     free(kv);
     free(defs);
-    if (rc)
-        die(out_path, rc);
     printf("{\"rows\": %" PRId64 ", \"bytes\": %" PRId64 "}\n", sum.rows, sum.bytes);
     return 0;
 }

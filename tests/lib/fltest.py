@@ -158,6 +158,15 @@ class Server:
             js = None
         return st, hd, js
 
+    def query(self, sql):
+        """POST /v1/query; the rows as tuples. Raises AssertionError on any error."""
+        st, _, body = self.request("POST", "/v1/query", json.dumps({"sql": sql}),
+                                   {"Content-Type": "application/json"})
+        js = json.loads(body) if body else {}
+        if st != 200 or "error" in js:
+            raise AssertionError(f"query failed ({st}): {body[:300]!r}")
+        return [tuple(r) for r in js["rows"]]
+
     def stop(self, sig=signal.SIGTERM, timeout=60):
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(sig)
