@@ -15,15 +15,9 @@
 #include <time.h>
 
 #include "ingest/ingest.h"
+#include "bench.h"
 
 static const int64_t BASE_US = INT64_C(1795564800000000); /* 2026-11-25T00:00:00Z */
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static uint64_t rng = 88172645463325252ull;
 static double uniform(double lo, double hi)
@@ -71,7 +65,7 @@ static result run_fleetlake(const fl_buf *body, int64_t now_us, const fl_ingest_
                             fl_buf *items, fl_buf *scratch, fl_buf *bin)
 {
     result r = {0, 0, 0};
-    double t0 = now_s();
+    double t0 = bench_now_s();
     size_t count;
     fl_buf_reset(items);
     fl_buf_reset(bin);
@@ -87,7 +81,7 @@ static result run_fleetlake(const fl_buf *body, int64_t now_us, const fl_ingest_
             fl_record_encode(&rec, bin) == 0)
             r.accepted++;
     }
-    r.seconds = now_s() - t0;
+    r.seconds = bench_now_s() - t0;
     r.records = count;
     return r;
 }
@@ -95,7 +89,7 @@ static result run_fleetlake(const fl_buf *body, int64_t now_us, const fl_ingest_
 static result run_jansson(const fl_buf *items, size_t count)
 {
     result r = {count, 0, 0};
-    double t0 = now_s();
+    double t0 = bench_now_s();
     const fl_body_item *it = (const fl_body_item *)items->data;
     double sink = 0;
     for (size_t i = 0; i < count; i++) {
@@ -115,7 +109,7 @@ static result run_jansson(const fl_buf *items, size_t count)
             r.accepted++;
         json_decref(o);
     }
-    r.seconds = now_s() - t0;
+    r.seconds = bench_now_s() - t0;
     if (sink == 42.4242)
         printf(" ");
     return r;

@@ -20,15 +20,9 @@
 
 #include "ingest/ingest.h"
 #include "lake/lake_int.h"
+#include "bench.h"
 
 static const int64_t BASE_US = INT64_C(1795564800000000); /* 2026-11-25T00:00:00Z */
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static uint64_t rng = 88172645463325252ull;
 static uint64_t next_random(void)
@@ -131,7 +125,7 @@ static int run_once(const char *dir, const fl_buf *payloads, const size_t *ends,
     rc = rc ? rc : lake_consumer_create(&o, &c);
     uint64_t resume = 0;
     rc = rc ? rc : lake_consumer_recover(c, fl_time_now_us(), &resume);
-    double t0 = now_s();
+    double t0 = bench_now_s();
     for (size_t i = 0; !rc && i < n; i++) {
         size_t start = i ? ends[i - 1] : 0;
         fl_slice payload = {payloads->data + start, ends[i] - start};
@@ -139,7 +133,7 @@ static int run_once(const char *dir, const fl_buf *payloads, const size_t *ends,
         rc = lake_consumer_offer(c, &rec);
     }
     rc = rc ? rc : lake_consumer_flush_all(c, LAKE_FLUSH_SHUTDOWN);
-    out->seconds = now_s() - t0;
+    out->seconds = bench_now_s() - t0;
     int64_t files = 0, rows = 0;
     fl_catalog_filter flt = fl_catalog_filter_table(FL_LAKE_RAW_TABLE);
     rc = rc ? rc : fl_catalog_files_count(cat, &flt, &files, &rows, &out->bytes);

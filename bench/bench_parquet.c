@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "parquet/parquet.h"
+#include "bench.h"
 
 enum { COLS = 13, DEVICES = 1000 };
 
@@ -95,13 +96,6 @@ static void generate(dataset *s, size_t rows)
     }
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static int sink(void *ctx, const void *p, size_t n)
 {
     return fwrite(p, 1, n, ctx) == n ? 0 : -5;
@@ -128,7 +122,7 @@ static int write_file(const dataset *s, enum fl_pq_codec codec, const char *path
         return -1;
     fl_pq_writer_options o = {.codec = codec};
     fl_pq_writer *w;
-    double t0 = now_s();
+    double t0 = bench_now_s();
     int rc = fl_pq_writer_create(COLUMNS, COLS, &o, sink, f, &w);
     /* the lake hands the writer batches of a few thousand rows */
     for (size_t first = 0; !rc && first < s->rows; first += 4096) {
@@ -143,7 +137,7 @@ static int write_file(const dataset *s, enum fl_pq_codec codec, const char *path
     }
     if (!rc)
         rc = fl_pq_writer_finish(w, sum);
-    *secs = now_s() - t0;
+    *secs = bench_now_s() - t0;
     fl_pq_writer_destroy(w);
     fclose(f);
     return rc;
@@ -163,7 +157,7 @@ static int scan(const char *path, double *secs, scan_result *out)
         return -1;
     fseeko(f, 0, SEEK_END);
     uint64_t size = (uint64_t)ftello(f);
-    double t0 = now_s();
+    double t0 = bench_now_s();
     fl_pq_reader *r;
     int rc = fl_pq_reader_open(source, f, size, NULL, &r);
     scan_result res = {0, 0, INT64_MIN, 0};
@@ -188,7 +182,7 @@ static int scan(const char *path, double *secs, scan_result *out)
         }
         res.rows += n;
     }
-    *secs = now_s() - t0;
+    *secs = bench_now_s() - t0;
     if (!rc)
         fl_pq_reader_destroy(r);
     fclose(f);

@@ -27,16 +27,10 @@
 
 #include "process/process.h"
 #include "sim/sim.h"
+#include "bench.h"
 
 #define START_US INT64_C(1772409600000000) /* 2026-03-02T00:00:00Z, a Monday */
 #define GRACE_US (60 * FL_US_PER_SEC)
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static double round_to(double x, double q)
 {
@@ -130,7 +124,7 @@ static int throughput(int64_t records)
                     return 1;
         }
         flagged = 0;
-        double t0 = now_s();
+        double t0 = bench_now_s();
         for (size_t i = 0; i < n; i++) {
             fl_record rec;
             if (with_decode) {
@@ -150,7 +144,7 @@ static int throughput(int64_t records)
             c.quality[i] = out.quality_flags;
             flagged += (uint64_t)out.anomaly_flag;
         }
-        double dt = now_s() - t0;
+        double dt = bench_now_s() - t0;
         if (with_decode)
             best_full = dt < best_full ? dt : best_full;
         else

@@ -20,16 +20,10 @@
 #include <time.h>
 
 #include "notify/engine_int.h"
+#include "bench.h"
 
 #define SHARDS  4
 #define CHANGES 10
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static fl_config cfg;
 static char ids[1000000][16];
@@ -72,7 +66,7 @@ static double run_observers(fl_alert_engine *e, size_t devices, int change, doub
     pthread_t th[2];
     for (int i = 0; i < 2; i++)
         pthread_create(&th[i], NULL, observer_main, &o[i]);
-    double start = now_s();
+    double start = bench_now_s();
     for (int k = 0; change && k < CHANGES; k++) {
         char json[128], err[256];
         snprintf(json, sizeof json,
@@ -81,16 +75,16 @@ static double run_observers(fl_alert_engine *e, size_t devices, int change, doub
         fl_rule_caller who = {.key_id = "bench"};
         fl_buf out = {0};
         int created;
-        double t0 = now_s();
+        double t0 = bench_now_s();
         if (fl_alert_engine_rule_put(e, "hot", json, strlen(json), 0, &who, &created, &out, err,
                                      sizeof err)) {
             fprintf(stderr, "rule change failed: %s\n", err);
             exit(1);
         }
-        change_s[k] = now_s() - t0;
+        change_s[k] = bench_now_s() - t0;
         fl_buf_free(&out);
     }
-    while (now_s() - start < seconds) {
+    while (bench_now_s() - start < seconds) {
         struct timespec ts = {0, 10 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
@@ -98,7 +92,7 @@ static double run_observers(fl_alert_engine *e, size_t devices, int change, doub
         o[i].stop = 1;
         pthread_join(th[i], NULL);
     }
-    return (now_s() - start) * 2 / (double)(o[0].calls + o[1].calls) * 1e9;
+    return (bench_now_s() - start) * 2 / (double)(o[0].calls + o[1].calls) * 1e9;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -129,10 +123,10 @@ static void bench(size_t devices, const char *dir)
     for (size_t d = 0; d < devices; d++) /* every device tracked */
         observe(e, d, 1, 20);
     size_t n = 2000000;
-    double t0 = now_s();
+    double t0 = bench_now_s();
     for (size_t i = 0; i < n; i++)
         observe(e, (i * 7919) % devices, (int64_t)i + 2, 20 + (double)(i % 10));
-    double per = (now_s() - t0) / (double)n * 1e9;
+    double per = (bench_now_s() - t0) / (double)n * 1e9;
     double changes[CHANGES];
     double quiet = run_observers(e, devices, 0, 3.0, changes);
     double busy = run_observers(e, devices, 1, 3.0, changes);

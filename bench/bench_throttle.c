@@ -21,19 +21,13 @@
 #include <time.h>
 
 #include "gateway/throttle.h"
+#include "bench.h"
 
 #define KEYS             1000
 #define TAKES_PER_THREAD 2000000
 
 static char keys_text[KEYS][16];
 static size_t key_len[KEYS];
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 struct job {
     fl_throttle *t;
@@ -91,7 +85,7 @@ static double measure(int threads, int single_key, int each)
             exit(1);
         pthread_t th[256];
         struct job jobs[256];
-        double t0 = now_s();
+        double t0 = bench_now_s();
         for (int i = 0; i < threads; i++) {
             jobs[i] = (struct job){t, single_key, each, i * 61, 0};
             if (pthread_create(&th[i], NULL, run, &jobs[i]))
@@ -99,7 +93,7 @@ static double measure(int threads, int single_key, int each)
         }
         for (int i = 0; i < threads; i++)
             pthread_join(th[i], NULL);
-        double rate = (double)threads * TAKES_PER_THREAD / (now_s() - t0);
+        double rate = (double)threads * TAKES_PER_THREAD / (bench_now_s() - t0);
         best = rate > best ? rate : best;
         fl_throttle_destroy(t);
     }
@@ -115,14 +109,14 @@ static double measure_flood(void)
             exit(1);
         char k[32];
         long granted = 0;
-        double t0 = now_s();
+        double t0 = bench_now_s();
         for (int i = 0; i < 1000000; i++) {
             int n = snprintf(k, sizeof k, "flood-%d", i);
             granted += fl_throttle_take(t, k, (size_t)n, 1, i, NULL);
         }
         if (granted != 1000000) /* every new key starts with a full bucket */
             exit(1);
-        double rate = 1e6 / (now_s() - t0);
+        double rate = 1e6 / (bench_now_s() - t0);
         best = rate > best ? rate : best;
         fl_throttle_stats st;
         fl_throttle_stats_get(t, &st);
