@@ -157,22 +157,21 @@ static void load_api_rule(fl_alert_engine *e, sqlite3_stmt *st, rule_def *def, s
 int fl_engine_rules_load(fl_alert_engine *e, char *err, size_t errlen)
 {
     const fl_config *cfg = e->deps.cfg;
+    rule parsed[RULES_MAX];
     size_t evaluated = 0;
+    if (fl_rules_parse(cfg, parsed, &evaluated, err, errlen)) /* every enabled section valid */
+        return FL_ECONFIG;
     e->ndefs = 0;
     for (int64_t k = 0; k < cfg->rule_count; k++) {
         const fl_rule_config *c = &cfg->rules[k];
-        rule r;
         if (strcmp(c->enabled, "on") != 0)
             continue;
-        if (fl_rule_parse(cfg, c, &r, err, errlen))
-            return FL_ECONFIG;
         rule_def *def = &e->defs[e->ndefs++];
         memset(def, 0, sizeof *def);
         def->c = *c;
         def->source =
             fl_config_instance_builtin("rule", c->name) ? RULE_SOURCE_BUILTIN : RULE_SOURCE_CONFIG;
         def->evaluated = 1;
-        evaluated++;
     }
     sqlite3_stmt *st = NULL;
     if (sqlite3_exec(e->db, schema, NULL, NULL, NULL) != SQLITE_OK ||
