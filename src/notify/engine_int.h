@@ -138,8 +138,8 @@ typedef struct ring_entry {
 typedef struct rule_def {
     fl_rule_config c;
     enum rule_source source;
-    int evaluated;                  /* part of the current rule set */
-    char problem[192];              /* why an enabled API rule is not evaluated; "" otherwise */
+    char problem[192]; /* why an API rule cannot be evaluated; "" otherwise. A definition is
+                        * evaluated (in the current rule set) when enabled and without one. */
     int64_t created_at, updated_at; /* API rules, µs */
     char updated_by[32];            /* API rules: the key id of the last change ("api": auth off) */
 } rule_def;

@@ -69,11 +69,17 @@ static const rule *find_rule(const ruleset *rs, const char *name)
     return NULL;
 }
 
-static size_t count_defs(const rule_def *defs, size_t n, int api, int evaluated)
+/* In the current rule set: enabled, and nothing keeps it out. */
+static int evaluated(const rule_def *d)
+{
+    return strcmp(d->c.enabled, "on") == 0 && !d->problem[0];
+}
+
+static size_t count_defs(const rule_def *defs, size_t n, int api, int only_evaluated)
 {
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
-        k += (!api || defs[i].source == RULE_SOURCE_API) && (!evaluated || defs[i].evaluated);
+        k += (!api || defs[i].source == RULE_SOURCE_API) && (!only_evaluated || evaluated(&defs[i]));
     return k;
 }
 
@@ -95,7 +101,7 @@ static ruleset *ruleset_build(fl_alert_engine *e, const rule_def *defs, size_t n
     for (size_t i = 0; i < n && rs->count < RULES_MAX; i++) {
         rule *r = &rs->rules[rs->count];
         /* an evaluated definition was parsed when it was accepted: this cannot fail */
-        if (!defs[i].evaluated || fl_rule_parse(e->deps.cfg, &defs[i].c, r, err, sizeof err))
+        if (!evaluated(&defs[i]) || fl_rule_parse(e->deps.cfg, &defs[i].c, r, err, sizeof err))
             continue;
         const rule *was = find_rule(old, r->name);
         r->identity = was && fl_rule_same(was, r) ? was->identity : ++e->next_identity;
@@ -119,7 +125,7 @@ static ruleset *ruleset_build(fl_alert_engine *e, const rule_def *defs, size_t n
 /* ---- loading ------------------------------------------------------------------------------- */
 
 /* One stored API rule into def; a rule that cannot be evaluated gets its problem. */
-static void load_api_rule(fl_alert_engine *e, sqlite3_stmt *st, rule_def *def, size_t *evaluated)
+static void load_api_rule(fl_alert_engine *e, sqlite3_stmt *st, rule_def *def, size_t *in_set)
 {
     const char *name = (const char *)sqlite3_column_text(st, 0);
     const char *json = (const char *)sqlite3_column_text(st, 1);
@@ -141,9 +147,8 @@ static void load_api_rule(fl_alert_engine *e, sqlite3_stmt *st, rule_def *def, s
     } else if (fl_rule_parse(e->deps.cfg, &def->c, &r, why, sizeof why)) {
         snprintf(def->problem, sizeof def->problem, "%s", why);
     } else if (strcmp(def->c.enabled, "on") == 0) {
-        if (*evaluated < RULES_MAX) {
-            def->evaluated = 1;
-            (*evaluated)++;
+        if (*in_set < RULES_MAX) {
+            (*in_set)++;
         } else {
             snprintf(def->problem, sizeof def->problem,
                      "more than %d rules enabled (configuration and API together)", RULES_MAX);
@@ -158,8 +163,8 @@ int fl_engine_rules_load(fl_alert_engine *e, char *err, size_t errlen)
 {
     const fl_config *cfg = e->deps.cfg;
     rule parsed[RULES_MAX];
-    size_t evaluated = 0;
-    if (fl_rules_parse(cfg, parsed, &evaluated, err, errlen)) /* every enabled section valid */
+    size_t in_set = 0;
+    if (fl_rules_parse(cfg, parsed, &in_set, err, errlen)) /* every enabled section valid */
         return FL_ECONFIG;
     e->ndefs = 0;
     for (int64_t k = 0; k < cfg->rule_count; k++) {
@@ -171,7 +176,6 @@ int fl_engine_rules_load(fl_alert_engine *e, char *err, size_t errlen)
         def->c = *c;
         def->source =
             fl_config_instance_builtin("rule", c->name) ? RULE_SOURCE_BUILTIN : RULE_SOURCE_CONFIG;
-        def->evaluated = 1;
     }
     sqlite3_stmt *st = NULL;
     if (sqlite3_exec(e->db, schema, NULL, NULL, NULL) != SQLITE_OK ||
@@ -184,7 +188,7 @@ int fl_engine_rules_load(fl_alert_engine *e, char *err, size_t errlen)
     }
     int s;
     while ((s = sqlite3_step(st)) == SQLITE_ROW && e->ndefs < RULE_DEFS_MAX)
-        load_api_rule(e, st, &e->defs[e->ndefs++], &evaluated);
+        load_api_rule(e, st, &e->defs[e->ndefs++], &in_set);
     if (s == SQLITE_ROW)
         FL_WARN(MODULE, "alert_rules holds more than %d rules: the rest are not loaded", RULES_MAX);
     int rc = s == SQLITE_ROW || s == SQLITE_DONE ? 0 : FL_ESQLITE;
@@ -359,7 +363,7 @@ static int change(fl_alert_engine *e, const char *name, const rule_def *def, con
     size_t n = e->ndefs;
     memcpy(defs, e->defs, n * sizeof *defs);
     rule_def *cur = find_def(defs, n, name, 1);
-    int was_evaluated = cur && cur->evaluated;
+    int was_evaluated = cur && evaluated(cur);
     if (def && cur)
         *cur = *def;
     else if (def)
@@ -374,7 +378,7 @@ static int change(fl_alert_engine *e, const char *name, const rule_def *def, con
     pthread_mutex_lock(&e->db_lock);
     rc = rc ? rc : fl_engine_exec(e->db, "BEGIN IMMEDIATE");
     rc = rc ? rc : def ? store_def(e->db, def) : delete_def(e->db, name);
-    if (!rc && was_evaluated && !(def && def->evaluated))
+    if (!rc && was_evaluated && !(def && evaluated(def)))
         rc = fl_engine_resolve_rule(e, name, actor, fl_time_now_us(), &changed, &nchanged);
     rc = rc ? rc : fl_engine_exec(e->db, "COMMIT");
     if (rc) {
@@ -418,7 +422,6 @@ int fl_alert_engine_rule_put(fl_alert_engine *e, const char *name, const char *j
     rc = rc ? rc : may_change(who, cfg, &def.c, err, errlen);
     if (rc)
         return rc;
-    def.evaluated = strcmp(def.c.enabled, "on") == 0;
     pthread_mutex_lock(&e->change_lock);
     rule_def *cur = find_def(e->defs, e->ndefs, name, 1);
     if (configured(cfg, name)) {
@@ -435,7 +438,7 @@ int fl_alert_engine_rule_put(fl_alert_engine *e, const char *name, const char *j
         snprintf(err, errlen, "at most %d rules can be defined through the API", RULES_MAX);
         rc = FL_ELIMIT;
     }
-    if (!rc && def.evaluated && !(cur && cur->evaluated) &&
+    if (!rc && evaluated(&def) && !(cur && evaluated(cur)) &&
         count_defs(e->defs, e->ndefs, 0, 1) >= RULES_MAX) {
         snprintf(err, errlen,
                  "at most %d rules are evaluated at once (configuration and API together): "
